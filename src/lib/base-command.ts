@@ -1,0 +1,146 @@
+import {Command, Errors, Flags, Interfaces} from '@oclif/core'
+
+import {ExitCode, KpError} from './errors.js'
+import {resolveConfigPath, resolveStateDir} from './paths.js'
+import {redact} from './redact.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+
+/** The JSON envelope every command prints with `--json`. */
+export type JsonEnvelope<T> =
+  | {command: string; ok: true; result: T}
+  | {command: string; error: JsonError; ok: false}
+
+export interface JsonError {
+  exitCode: number
+  hint?: string
+  kind: string
+  message: string
+  runbook?: string
+  runId?: string
+}
+
+/**
+ * Owns the flags every command shares, the JSON envelope, the mapping from typed errors to exit
+ * codes, and closing whatever a command opened (connections, locks) however it ends.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static baseFlags = {
+    config: Flags.string({char: 'c', description: 'Path to kp.yaml [default: $KP_CONFIG, then ./kp.yaml].', helpGroup: 'GLOBAL'}),
+    'dry-run': Flags.boolean({description: 'Print the plan and what would change; change nothing.', helpGroup: 'GLOBAL'}),
+    'state-dir': Flags.string({description: 'Where journals, logs and locks live [default: $KP_STATE_DIR, then $XDG_STATE_HOME/kp].', helpGroup: 'GLOBAL'}),
+    verbose: Flags.boolean({char: 'v', description: 'Timestamped lines instead of the interactive task list; more detail.', helpGroup: 'GLOBAL'}),
+    yes: Flags.boolean({char: 'y', description: 'Answer yes to confirmations (required without a TTY).', helpGroup: 'GLOBAL'}),
+  }
+
+  static enableJsonFlag = true
+
+  protected flags!: BaseFlags<T>
+  private readonly closers: Array<() => Promise<void> | void> = []
+
+  get configPath(): string {
+    return resolveConfigPath(this.flags.config)
+  }
+
+  get interactive(): boolean {
+    return Boolean(process.stdin.isTTY && process.stdout.isTTY) && !this.jsonEnabled()
+  }
+
+  get stateDir(): string {
+    return resolveStateDir(this.flags['state-dir'])
+  }
+
+  /** Run `fn` however the command ends; last registered, first run. */
+  onClose(fn: () => Promise<void> | void): void {
+    this.closers.push(fn)
+  }
+
+  protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
+    const json = this.toErrorJson(err)
+    process.exitCode = json.error.exitCode
+    if (this.jsonEnabled()) {
+      this.logJson(json)
+      return
+    }
+
+    if (err instanceof Errors.ExitError) throw err
+    process.stderr.write(formatError(json.error, this.isVerbose() ? err.stack : undefined))
+    throw new Errors.ExitError(json.error.exitCode)
+  }
+
+  protected override async finally(err: Error | undefined): Promise<void> {
+    for (const close of this.closers.reverse()) {
+      try {
+        // eslint-disable-next-line no-await-in-loop -- closing in order matters
+        await close()
+      } catch {
+        // Closing is best effort; the command's own result or error is what the user needs.
+      }
+    }
+
+    return super.finally(err)
+  }
+
+  public override async init(): Promise<void> {
+    await super.init()
+    const {flags} = await this.parse({
+      args: this.ctor.args,
+      baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      flags: this.ctor.flags,
+      strict: this.ctor.strict,
+    })
+    this.flags = flags as BaseFlags<T>
+  }
+
+  protected override toErrorJson(err: unknown): JsonEnvelope<never> & {ok: false} {
+    return {command: (this.id ?? '').replaceAll(':', ' '), error: describeError(err), ok: false}
+  }
+
+  protected override toSuccessJson(result: unknown): JsonEnvelope<unknown> {
+    return {command: (this.id ?? '').replaceAll(':', ' '), ok: true, result}
+  }
+
+  private isVerbose(): boolean {
+    return Boolean(this.flags?.verbose) || Boolean(process.env.DEBUG)
+  }
+}
+
+export function describeError(err: unknown): JsonError {
+  if (err instanceof KpError) {
+    return {
+      exitCode: err.exitCode,
+      kind: err.kind,
+      message: redact(err.message),
+      ...(err.hint ? {hint: redact(err.hint)} : {}),
+      ...(err.runbook ? {runbook: err.runbook} : {}),
+      ...(err.runId ? {runId: err.runId} : {}),
+    }
+  }
+
+  const e = err as Error & {oclif?: {exit?: number}}
+  if (e instanceof Errors.CLIError || e?.oclif?.exit !== undefined) {
+    // oclif's own parse and flag errors: usage errors.
+    return {exitCode: e.oclif?.exit ?? ExitCode.usage, kind: 'usage', message: redact(stripAnsi(e.message))}
+  }
+
+  return {
+    exitCode: ExitCode.stepFailed,
+    hint: 'This is a bug in kp. Run again with --verbose for the stack trace and report it.',
+    kind: 'bug',
+    message: redact(e instanceof Error ? e.message : String(err)),
+  }
+}
+
+export function formatError(error: JsonError, stack?: string): string {
+  const lines = [`Error: ${error.message}`]
+  if (error.runbook) lines.push(`  Runbook: ${error.runbook}`)
+  if (error.hint) lines.push(`  Hint: ${error.hint}`)
+  if (stack) lines.push('', redact(stack))
+  return lines.join('\n') + '\n'
+}
+
+function stripAnsi(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replaceAll(/\u001B\[[0-9;]*m/g, '')
+}
