@@ -1,5 +1,6 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
+import type {LaunchContext} from './engine/launch.js'
 import {ExitCode, KpError} from './errors.js'
 import {resolveConfigPath, resolveStateDir} from './paths.js'
 import {redact} from './redact.js'
@@ -48,6 +49,23 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   get stateDir(): string {
     return resolveStateDir(this.flags['state-dir'])
+  }
+
+  /** Everything the engine needs from a command to start or resume a run. */
+  launchContext(configPath = this.configPath): LaunchContext {
+    return {
+      argv: this.argv,
+      commandLine: ['kp', ...(this.id ?? '').split(':'), ...this.argv].join(' '),
+      configPath,
+      dryRun: this.flags['dry-run'],
+      interactive: this.interactive,
+      json: this.jsonEnabled(),
+      log: (text) => this.log(text),
+      onClose: (fn) => this.onClose(fn),
+      stateDir: this.stateDir,
+      verbose: this.flags.verbose,
+      yes: this.flags.yes,
+    }
   }
 
   /** Run `fn` however the command ends; last registered, first run. */

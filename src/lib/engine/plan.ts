@@ -1,0 +1,93 @@
+import {errorMessage} from '../errors.js'
+import {makeRunContext, makeUnitContext} from './context.js'
+import {RunLog} from './run-log.js'
+import type {AnyWorkflow, Params} from './types.js'
+
+export interface PlannedUnit {
+  /** What the unit would change; empty when it would change nothing. */
+  changes: string[]
+  /** Why it could not be planned (a dry run cannot see the effect of an earlier step). */
+  note?: string
+  reason?: string
+  target?: string
+  verdict: 'already-done' | 'gathers-facts' | 'would-run'
+}
+
+export interface Plan {
+  dryRun: true
+  steps: Array<{destructive: boolean; id: string; title: string; units: PlannedUnit[]}>
+  workflow: string
+}
+
+export interface PlanRequest {
+  configDir?: string
+  onClose: (fn: () => Promise<void> | void) => void
+  params: Params
+  workflow: AnyWorkflow
+}
+
+/**
+ * The plan comes from the same steps that run: facts are gathered for real (they are read-only),
+ * each unit's check decides whether it would run, and its changes come from `plan` or from
+ * rehearsing `run` with every mutation recorded instead of made. Nothing is written: no journal,
+ * no lock, no log.
+ */
+export async function planWorkflow(req: PlanRequest): Promise<Plan> {
+  const log = new RunLog(undefined)
+  const run = makeRunContext({configDir: req.configDir, dryRun: true, facts: req.workflow.initialFacts(), log, onClose: req.onClose, params: req.params, signal: new AbortController().signal})
+  const plan: Plan = {dryRun: true, steps: [], workflow: req.workflow.name}
+  for (const step of req.workflow.steps) {
+    // eslint-disable-next-line no-await-in-loop -- later steps' targets depend on earlier facts
+    const targets: Array<string | undefined> = step.targets ? await step.targets(run) : [undefined]
+    const units: PlannedUnit[] = []
+    for (const target of targets) {
+      const {ctx, outcome} = makeUnitContext(run, log, target, {scope: step.id})
+      const unit: PlannedUnit = {changes: [], verdict: 'would-run', ...(target === undefined ? {} : {target})}
+      /* eslint-disable no-await-in-loop -- a plan reads better in order than fast */
+      if (step.gathersFacts) {
+        await step.run(ctx)
+        unit.verdict = 'gathers-facts'
+      } else {
+        const done = step.check ? await step.check(ctx) : false
+        if (done) {
+          unit.verdict = 'already-done'
+          unit.reason = typeof done === 'string' ? done : 'already done'
+        } else if (step.plan) {
+          unit.changes = await step.plan(ctx)
+        } else {
+          try {
+            await step.run(ctx)
+          } catch (error) {
+            unit.note = `cannot rehearse: ${errorMessage(error)}`
+          }
+
+          unit.changes = outcome.planned
+        }
+      }
+      /* eslint-enable no-await-in-loop */
+
+      units.push(unit)
+    }
+
+    plan.steps.push({destructive: Boolean(step.destructive), id: step.id, title: step.title, units})
+  }
+
+  return plan
+}
+
+export function formatPlan(plan: Plan, title: string): string {
+  const lines = [`Plan for ${title} (dry run: nothing was changed)`, '']
+  plan.steps.forEach((step, i) => {
+    lines.push(`${i + 1}. ${step.title}${step.destructive ? '  [destructive]' : ''}`)
+    for (const unit of step.units) {
+      const who = unit.target ? `${unit.target}: ` : ''
+      if (unit.verdict === 'gathers-facts') lines.push(`     ${who}read-only`)
+      else if (unit.verdict === 'already-done') lines.push(`     ${who}already done (${unit.reason})`)
+      else if (unit.changes.length === 0) lines.push(`     ${who}${unit.note ?? 'no change'}`)
+      else for (const change of unit.changes) lines.push(`     ${who}would ${change}`)
+    }
+  })
+  const count = plan.steps.reduce((n, s) => n + s.units.filter((u) => u.verdict === 'would-run' && u.changes.length > 0).length, 0)
+  lines.push('', `${count} unit(s) would change something.`)
+  return lines.join('\n')
+}

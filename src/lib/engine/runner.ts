@@ -1,0 +1,335 @@
+import {setMaxListeners} from 'node:events'
+import {hostname} from 'node:os'
+
+import {errorMessage, InterruptedError, KpError, StepFailedError} from '../errors.js'
+import {redact} from '../redact.js'
+import {makeRunContext, makeUnitContext} from './context.js'
+import {journalFile, logFile, newRunId, type Journal, type StepRecord, type UnitRecord, writeJournal} from './journal.js'
+import {acquireLock, type LockHolder} from './lock.js'
+import {RunLog} from './run-log.js'
+import type {RendererChoice} from './renderer.js'
+import {runbookReference} from './runbook.js'
+import {onInterrupt} from './signals.js'
+import type {AnyStep, AnyWorkflow, Params, RunContext} from './types.js'
+
+export interface RunRequest {
+  argv: string[]
+  cluster: string
+  /** How the operator started it, for the lock and `kp runs list`: "kp vm seed cp1". */
+  command: string
+  config?: {dir: string; hash: string; path: string}
+  onClose: (fn: () => Promise<void> | void) => void
+  params: Params
+  renderer: RendererChoice
+  /** Continue this journal instead of starting a new run. */
+  resume?: Journal
+  stateDir: string
+  workflow: AnyWorkflow
+}
+
+export interface RunResult {
+  changed: number
+  journalFile: string
+  logFile: string
+  runId: string
+  status: 'done'
+  steps: Array<{id: string; status: string; title: string; units: Array<{changed: boolean; durationMs?: number; status: string; target?: string}>}>
+  workflow: string
+}
+
+/** How long units get to stop cooperatively after Ctrl-C before they are marked interrupted. */
+const INTERRUPT_GRACE_MS = 2000
+
+export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
+  const {stateDir, workflow} = req
+  const journal = req.resume ? reopen(req.resume) : fresh(req)
+  const holder: LockHolder = {cluster: req.cluster, command: req.command, host: hostname(), pid: process.pid, runId: journal.runId, startedAt: new Date().toISOString()}
+  const release = acquireLock(stateDir, holder, {takeOverFromRun: req.resume?.runId})
+  const save = (): void => writeJournal(stateDir, journal)
+  const log = new RunLog(logFile(stateDir, journal.runId))
+  const abort = new AbortController()
+  // Every unit's SSH sessions and child processes listen on this one signal.
+  setMaxListeners(0, abort.signal)
+  const stopped = abortedAfterGrace(abort.signal)
+  const stopListening = onInterrupt({
+    first(signal) {
+      log.write('run', `received ${signal}: stopping`)
+      abort.abort(new InterruptedError(`interrupted by ${signal}`))
+    },
+    // A second Ctrl-C does not wait for anything: the journal says where we were, then we go.
+    second() {
+      finish(journal, 'interrupted')
+      save()
+      release()
+      process.exit(130)
+    },
+  })
+
+  try {
+    save()
+    log.write('run', `${req.resume ? 'resuming' : 'starting'} ${workflow.name} as ${req.command} (run ${journal.runId}, pid ${process.pid})`)
+    const run = makeRunContext({configDir: req.config?.dir, dryRun: false, facts: workflow.initialFacts(), log, onClose: req.onClose, params: journal.params, signal: abort.signal})
+    const {Listr, PRESET_TIMESTAMP} = await import('listr2')
+    for (const step of workflow.steps) {
+      const record = journal.steps.find((s) => s.id === step.id)!
+      // eslint-disable-next-line no-await-in-loop -- steps run in order; that is the point
+      await runStep({Listr, PRESET_TIMESTAMP, abort, journal, log, record, req, run, save, step, stopped})
+    }
+
+    finish(journal, 'done')
+    log.write('run', 'done')
+  } catch (error) {
+    const interrupted = abort.signal.aborted
+    finish(journal, interrupted ? 'interrupted' : 'failed', error)
+    log.write('run', `${interrupted ? 'interrupted' : 'failed'}: ${errorMessage(error)}`)
+    throw decorate(interrupted ? new InterruptedError('Interrupted.') : error, journal.runId)
+  } finally {
+    save()
+    release()
+    stopListening()
+  }
+
+  return summarize(journal, stateDir)
+}
+
+interface StepRun {
+  abort: AbortController
+  journal: Journal
+  Listr: typeof import('listr2').Listr
+  log: RunLog
+  PRESET_TIMESTAMP: typeof import('listr2').PRESET_TIMESTAMP
+  record: StepRecord
+  req: RunRequest
+  run: RunContext
+  save: () => void
+  step: AnyStep
+  /** Settles once an interruption's grace period is over. */
+  stopped: Promise<void>
+}
+
+async function runStep(s: StepRun): Promise<void> {
+  const {abort, record, run, save, step} = s
+  if ((record.status === 'done' || record.status === 'skipped') && !step.gathersFacts) {
+    await render(s, [{skip: 'done in an earlier attempt', title: step.title}])
+    return
+  }
+
+  if (abort.signal.aborted) throw abort.signal.reason
+  const targets: Array<string | undefined> = step.targets ? await step.targets(run) : [undefined]
+  const units = targets.map((target) => unitRecord(record, target))
+  record.status = 'running'
+  save()
+
+  const unitTasks = units.map((unit) => ({
+    skip: isFinished(unit) && !step.gathersFacts ? 'done in an earlier attempt' : undefined,
+    task: (output: (line: string) => void) => runUnit(s, unit, output),
+    title: unit.target ?? step.title,
+  }))
+  const work = step.targets
+    ? render(s, [{subtasks: unitTasks, title: step.title}])
+    : render(s, [{...unitTasks[0]!, title: step.title}])
+  // Listr's own promise is only for display: the outcome is in the unit records.
+  const settled = work.then(
+    () => undefined,
+    () => undefined,
+  )
+  await Promise.race([settled, s.stopped])
+
+  if (abort.signal.aborted) {
+    for (const unit of units) if (unit.status === 'running') unit.status = 'interrupted'
+    record.status = 'interrupted'
+    save()
+    throw abort.signal.reason
+  }
+
+  const failed = units.filter((u) => u.status === 'failed')
+  if (failed.length > 0) {
+    record.status = 'failed'
+    save()
+    const where = failed.map((u) => (u.target ? `${u.target}: ${u.error}` : u.error)).join('; ')
+    throw new StepFailedError(`Step "${step.title}" failed: ${where}`, {runbook: runbookReference(s.req.workflow, step)})
+  }
+
+  record.status = units.every((u) => u.status === 'skipped') ? 'skipped' : 'done'
+  save()
+}
+
+async function runUnit(s: StepRun, unit: UnitRecord, output: (line: string) => void): Promise<string | undefined> {
+  const {abort, log, run, save, step} = s
+  if (abort.signal.aborted) throw abort.signal.reason
+  const scope = unit.target ? `${step.id}@${unit.target}` : step.id
+  const started = Date.now()
+  unit.status = 'running'
+  unit.attempts += 1
+  unit.startedAt = new Date(started).toISOString()
+  delete unit.error
+  save()
+  const {ctx, outcome} = makeUnitContext(run, log, unit.target, {
+    output,
+    preState: unit.preState,
+    savePreState(state) {
+      unit.preState = state
+      save()
+    },
+    scope,
+  })
+  try {
+    const done = step.check && !step.gathersFacts ? await step.check(ctx) : false
+    if (done) {
+      unit.status = 'skipped'
+      unit.skippedReason = typeof done === 'string' ? done : 'already done'
+      log.write(scope, `skipped: ${unit.skippedReason}`)
+      return unit.skippedReason
+    }
+
+    await step.run(ctx)
+    if (abort.signal.aborted) throw abort.signal.reason
+    unit.status = 'done'
+    log.write(scope, outcome.changed ? 'done (changed)' : 'done (no change)')
+    return undefined
+  } catch (error) {
+    unit.status = abort.signal.aborted ? 'interrupted' : 'failed'
+    unit.error = redact(errorMessage(error))
+    log.write(scope, `${unit.status}: ${unit.error}`)
+    throw error
+  } finally {
+    unit.changed ||= outcome.changed
+    unit.endedAt = new Date().toISOString()
+    unit.durationMs = Date.now() - started
+    save()
+  }
+}
+
+interface RenderTask {
+  skip?: string
+  subtasks?: RenderTask[]
+  task?: (output: (line: string) => void) => Promise<string | undefined>
+  title: string
+}
+
+/** listr2 draws; the engine decides. Each step is its own list so steps stay strictly in order. */
+async function render(s: StepRun, tasks: RenderTask[]): Promise<void> {
+  const {Listr, PRESET_TIMESTAMP, step} = s
+  const toListr = (t: RenderTask): import('listr2').ListrTask => ({
+    skip: t.skip ?? false,
+    async task(_ctx, task) {
+      if (t.subtasks) {
+        return task.newListr(t.subtasks.map((sub) => toListr(sub)), {concurrent: Math.max(1, step.concurrency ?? 1), exitOnError: false})
+      }
+
+      const skipped = await t.task!((line) => {
+        task.output = line
+      })
+      if (skipped) task.skip(`${t.title}: ${skipped}`)
+    },
+    title: t.title,
+  })
+  const list = new Listr(tasks.map((t) => toListr(t)), {
+    concurrent: false,
+    exitOnError: true,
+    registerSignalListeners: false,
+    renderer: s.req.renderer,
+    rendererOptions: {collapseSubtasks: false, timestamp: PRESET_TIMESTAMP},
+  } as never)
+  await list.run()
+}
+
+function abortedAfterGrace(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const go = (): void => void setTimeout(resolve, INTERRUPT_GRACE_MS).unref()
+    if (signal.aborted) go()
+    else signal.addEventListener('abort', go, {once: true})
+  })
+}
+
+function fresh(req: RunRequest): Journal {
+  const now = new Date().toISOString()
+  return {
+    argv: req.argv,
+    attempts: [{host: hostname(), pid: process.pid, startedAt: now, status: 'running'}],
+    cluster: req.cluster,
+    configHash: req.config?.hash,
+    configPath: req.config?.path,
+    host: hostname(),
+    params: req.params,
+    pid: process.pid,
+    runId: newRunId(),
+    startedAt: now,
+    status: 'running',
+    steps: req.workflow.steps.map((step) => ({id: step.id, status: 'pending', title: step.title, units: []})),
+    updatedAt: now,
+    version: 1,
+    workflow: req.workflow.name,
+  }
+}
+
+function reopen(journal: Journal): Journal {
+  const now = new Date().toISOString()
+  for (const attempt of journal.attempts) if (attempt.status === 'running') attempt.status = 'interrupted'
+  journal.attempts.push({host: hostname(), pid: process.pid, startedAt: now, status: 'running'})
+  journal.pid = process.pid
+  journal.host = hostname()
+  journal.status = 'running'
+  delete journal.error
+  delete journal.finishedAt
+  return journal
+}
+
+function unitRecord(step: StepRecord, target: string | undefined): UnitRecord {
+  let unit = step.units.find((u) => u.target === target)
+  if (!unit) {
+    unit = {attempts: 0, changed: false, status: 'pending', ...(target === undefined ? {} : {target})}
+    step.units.push(unit)
+  }
+
+  return unit
+}
+
+function isFinished(unit: UnitRecord): boolean {
+  return unit.status === 'done' || unit.status === 'skipped'
+}
+
+function finish(journal: Journal, status: Journal['status'], error?: unknown): void {
+  const now = new Date().toISOString()
+  journal.status = status
+  journal.finishedAt = now
+  const attempt = journal.attempts.at(-1)
+  if (attempt) {
+    attempt.status = status
+    attempt.endedAt = now
+  }
+
+  for (const step of journal.steps) {
+    for (const unit of step.units) if (unit.status === 'running') unit.status = 'interrupted'
+    if (step.status === 'running') step.status = 'interrupted'
+  }
+
+  if (error) journal.error = {kind: error instanceof KpError ? error.kind : 'bug', message: redact(errorMessage(error))}
+}
+
+function decorate(error: unknown, runId: string): unknown {
+  if (error instanceof KpError) {
+    error.runId = runId
+    error.hint = `${error.hint ? error.hint + ' ' : ''}Finish the run with "kp resume ${runId}"; "kp runs show ${runId}" shows where it stopped.`
+  }
+
+  return error
+}
+
+function summarize(journal: Journal, stateDir: string): RunResult {
+  const steps = journal.steps.map((s) => ({
+    id: s.id,
+    status: s.status,
+    title: s.title,
+    units: s.units.map((u) => ({changed: u.changed, durationMs: u.durationMs, status: u.status, ...(u.target === undefined ? {} : {target: u.target})})),
+  }))
+  return {
+    changed: steps.reduce((n, s) => n + s.units.filter((u) => u.changed).length, 0),
+    journalFile: journalFile(stateDir, journal.runId),
+    logFile: logFile(stateDir, journal.runId),
+    runId: journal.runId,
+    status: 'done',
+    steps,
+    workflow: journal.workflow,
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The step contract: small, with optional capabilities (k0sctl's phases require only a title and a
+ * run). A workflow is a literal, ordered list of steps that reads like its runbook.
+ */
+
+export type Params = Record<string, unknown>
+
+/** What every step of a run sees. `facts` is filled by the read-only steps that come first. */
+export interface RunContext<F = Record<string, unknown>, P extends Params = Params> {
+  readonly configDir?: string
+  readonly dryRun: boolean
+  facts: F
+  /** A line for the run log (and the verbose renderer). Secrets are redacted on the way out. */
+  log(message: string): void
+  readonly params: P
+  /** Aborted on Ctrl-C/SIGTERM: pass it into SSH sessions and child processes. */
+  readonly signal: AbortSignal
+  /** Resources to close when the run ends (connections); last registered, first closed. */
+  onClose(fn: () => Promise<void> | void): void
+}
+
+/** What one unit of work — a step on one target — sees. */
+export interface UnitContext<F = Record<string, unknown>, P extends Params = Params> extends RunContext<F, P> {
+  /** Say that the unit changed something the mutate choke point did not see (e.g. a playbook said so). */
+  markChanged(changed?: boolean): void
+  /**
+   * The one place a mutation happens: in a dry run the description is recorded and `fn` is not
+   * called (k0sctl's `Wet`). Returns undefined in a dry run.
+   */
+  mutate<T>(description: string, fn: () => Promise<T> | T): Promise<T | undefined>
+  /**
+   * The state recorded by the first attempt of this unit before it changed anything (kured's
+   * "was the node already cordoned?"), so a resumed or failed run knows what to restore.
+   */
+  readonly preState: Record<string, unknown> | undefined
+  /** Record pre-state before the first change; kept from the first attempt, journaled at once. */
+  recordPreState(state: Record<string, unknown>): void
+  /** Undefined for a step without targets. */
+  readonly target: string | undefined
+}
+
+export interface Step<F = Record<string, unknown>, P extends Params = Params> {
+  /** Is the work already done? true or a reason string skips the unit; re-runs converge. */
+  check?(ctx: UnitContext<F, P>): Promise<boolean | string> | boolean | string
+  /** Parallel units within the step; 1 (the default) runs targets one at a time. */
+  concurrency?: number
+  /** The step changes something that cannot simply be re-done (delete, reboot, reset). */
+  destructive?: boolean
+  /** A read-only step that fills `facts`: it runs every time, also in dry runs and on resume. */
+  gathersFacts?: boolean
+  /** Stable kebab-case id; journals refer to it. */
+  id: string
+  /** What the unit would change, for --dry-run and confirmation; without it, run() is rehearsed through mutate. */
+  plan?(ctx: UnitContext<F, P>): Promise<string[]> | string[]
+  run(ctx: UnitContext<F, P>): Promise<void> | void
+  /** Fan out over these targets (node names). */
+  targets?(ctx: RunContext<F, P>): Promise<string[]> | string[]
+  /** Imperative, sentence case; equal to its runbook heading. */
+  title: string
+}
+
+export interface Workflow<F = Record<string, unknown>, P extends Params = Params> {
+  /** Ask for confirmation even when no single step is destructive. */
+  destructive?: boolean
+  /** A fresh facts object for a run. */
+  initialFacts(): F
+  name: string
+  /** Absolute path of the workflow's runbook. */
+  runbookFile: string
+  steps: Array<Step<F, P>>
+  title: string
+}
+
+// Workflows are stored heterogeneously; their steps only meet their own context.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyWorkflow = Workflow<any, any>
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyStep = Step<any, any>
+
+export function isDestructive(workflow: AnyWorkflow): boolean {
+  return Boolean(workflow.destructive) || workflow.steps.some((s) => s.destructive)
+}

@@ -1,0 +1,43 @@
+import path from 'node:path'
+import {pathToFileURL} from 'node:url'
+
+import {UsageError} from '../errors.js'
+import type {AnyWorkflow} from '../engine/types.js'
+
+/**
+ * Every workflow kp knows, loaded lazily so a command pays only for its own. Later issues add
+ * vm-seed, node-prepare, node-drain, bootstrap… here.
+ */
+const builtIn: Record<string, () => Promise<AnyWorkflow>> = {}
+
+/**
+ * Development and test hook: `KP_EXTRA_WORKFLOWS` lists ES modules (comma-separated paths) whose
+ * `workflows` export adds workflows, so the engine can be exercised end to end in a real process
+ * with small fake workflows.
+ */
+async function extraWorkflows(): Promise<Record<string, AnyWorkflow>> {
+  const out: Record<string, AnyWorkflow> = {}
+  for (const file of (process.env.KP_EXTRA_WORKFLOWS ?? '').split(',').filter(Boolean)) {
+    // eslint-disable-next-line no-await-in-loop -- a handful of modules at most
+    const mod = (await import(pathToFileURL(path.resolve(file)).href)) as {workflows?: AnyWorkflow[]}
+    for (const wf of mod.workflows ?? []) out[wf.name] = wf
+  }
+
+  return out
+}
+
+export async function workflowNames(): Promise<string[]> {
+  return [...Object.keys(builtIn), ...Object.keys(await extraWorkflows())].sort()
+}
+
+export async function loadWorkflow(name: string): Promise<AnyWorkflow> {
+  const load = builtIn[name]
+  if (load) return load()
+  const extra = (await extraWorkflows())[name]
+  if (extra) return extra
+  throw new UsageError(`No workflow named "${name}".`, {hint: `Known workflows: ${(await workflowNames()).join(', ') || 'none'}. "kp runbook" lists them.`})
+}
+
+export async function loadAllWorkflows(): Promise<AnyWorkflow[]> {
+  return Promise.all((await workflowNames()).map((name) => loadWorkflow(name)))
+}
