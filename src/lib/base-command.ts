@@ -89,14 +89,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected override async finally(err: Error | undefined): Promise<void> {
     for (const close of this.closers.reverse()) {
       try {
-        // eslint-disable-next-line no-await-in-loop -- closing in order matters
         await close()
       } catch {
         // Closing is best effort; the command's own result or error is what the user needs.
       }
     }
 
-    return super.finally(err)
+    await super.finally(err)
   }
 
   public override async init(): Promise<void> {

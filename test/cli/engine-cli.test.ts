@@ -56,7 +56,6 @@ async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Pro
   const start = Date.now()
   while (!cond()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    // eslint-disable-next-line no-await-in-loop
     await new Promise((r) => setTimeout(r, 5))
   }
 }

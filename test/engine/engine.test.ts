@@ -230,7 +230,6 @@ async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const start = Date.now()
   while (!cond()) {
     if (Date.now() - start > timeoutMs) throw new Error('timed out waiting')
-    // eslint-disable-next-line no-await-in-loop
     await new Promise((r) => setTimeout(r, 10))
   }
 }

@@ -34,16 +34,15 @@ export interface PlanRequest {
  */
 export async function planWorkflow(req: PlanRequest): Promise<Plan> {
   const log = new RunLog(undefined)
-  const run = makeRunContext({configDir: req.configDir, dryRun: true, facts: req.workflow.initialFacts(), log, onClose: req.onClose, params: req.params, signal: new AbortController().signal})
+  const run = makeRunContext({configDir: req.configDir, dryRun: true, facts: req.workflow.initialFacts() as Record<string, unknown>, log, onClose: req.onClose, params: req.params, signal: new AbortController().signal})
   const plan: Plan = {dryRun: true, steps: [], workflow: req.workflow.name}
   for (const step of req.workflow.steps) {
-    // eslint-disable-next-line no-await-in-loop -- later steps' targets depend on earlier facts
     const targets: Array<string | undefined> = step.targets ? await step.targets(run) : [undefined]
     const units: PlannedUnit[] = []
     for (const target of targets) {
       const {ctx, outcome} = makeUnitContext(run, log, target, {scope: step.id})
       const unit: PlannedUnit = {changes: [], verdict: 'would-run', ...(target === undefined ? {} : {target})}
-      /* eslint-disable no-await-in-loop -- a plan reads better in order than fast */
+      
       if (step.gathersFacts) {
         await step.run(ctx)
         unit.verdict = 'gathers-facts'
@@ -64,7 +63,6 @@ export async function planWorkflow(req: PlanRequest): Promise<Plan> {
           unit.changes = outcome.planned
         }
       }
-      /* eslint-enable no-await-in-loop */
 
       units.push(unit)
     }

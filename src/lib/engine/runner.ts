@@ -68,11 +68,10 @@ export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
   try {
     save()
     log.write('run', `${req.resume ? 'resuming' : 'starting'} ${workflow.name} as ${req.command} (run ${journal.runId}, pid ${process.pid})`)
-    const run = makeRunContext({configDir: req.config?.dir, dryRun: false, facts: workflow.initialFacts(), log, onClose: req.onClose, params: journal.params, signal: abort.signal})
+    const run = makeRunContext({configDir: req.config?.dir, dryRun: false, facts: workflow.initialFacts() as Record<string, unknown>, log, onClose: req.onClose, params: journal.params, signal: abort.signal})
     const {Listr, PRESET_TIMESTAMP} = await import('listr2')
     for (const step of workflow.steps) {
       const record = journal.steps.find((s) => s.id === step.id)!
-      // eslint-disable-next-line no-await-in-loop -- steps run in order; that is the point
       await runStep({Listr, PRESET_TIMESTAMP, abort, journal, log, record, req, run, save, step, stopped})
     }
 

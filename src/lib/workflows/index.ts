@@ -18,7 +18,6 @@ const builtIn: Record<string, () => Promise<AnyWorkflow>> = {}
 async function extraWorkflows(): Promise<Record<string, AnyWorkflow>> {
   const out: Record<string, AnyWorkflow> = {}
   for (const file of (process.env.KP_EXTRA_WORKFLOWS ?? '').split(',').filter(Boolean)) {
-    // eslint-disable-next-line no-await-in-loop -- a handful of modules at most
     const mod = (await import(pathToFileURL(path.resolve(file)).href)) as {workflows?: AnyWorkflow[]}
     for (const wf of mod.workflows ?? []) out[wf.name] = wf
   }
