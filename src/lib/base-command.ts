@@ -3,7 +3,7 @@ import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 import type {LaunchContext} from './engine/launch.js'
 import {ExitCode, KpError} from './errors.js'
 import {resolveConfigPath, resolveStateDir} from './paths.js'
-import {redact} from './redact.js'
+import {redact, redactDeep} from './redact.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 
@@ -60,7 +60,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       dryRun: this.flags['dry-run'],
       interactive: this.interactive,
       json: this.jsonEnabled(),
-      log: (text) => this.log(text),
+      log: (text) => this.log(redact(text)),
       onClose: (fn) => this.onClose(fn),
       stateDir: this.stateDir,
       verbose: this.flags.verbose,
@@ -115,7 +115,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override toSuccessJson(result: unknown): JsonEnvelope<unknown> {
-    return {command: (this.id ?? '').replaceAll(':', ' '), ok: true, result}
+    return {command: (this.id ?? '').replaceAll(':', ' '), ok: true, result: redactDeep(result)}
   }
 
   private isVerbose(): boolean {

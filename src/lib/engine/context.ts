@@ -1,3 +1,4 @@
+import {redact} from '../redact.js'
 import type {RunLog} from './run-log.js'
 import type {Params, RunContext, UnitContext} from './types.js'
 
@@ -52,7 +53,8 @@ export function makeUnitContext<F, P extends Params>(
   let preState = hooks.preState
   const say = (message: string): void => {
     log.write(hooks.scope, message)
-    hooks.output?.(message)
+    // The screen is a log too: cron mails it, terminals scroll it back.
+    hooks.output?.(redact(message))
   }
 
   const ctx: UnitContext<F, P> = {

@@ -109,7 +109,7 @@ interface StepRun {
 async function runStep(s: StepRun): Promise<void> {
   const {abort, record, run, save, step} = s
   if ((record.status === 'done' || record.status === 'skipped') && !step.gathersFacts) {
-    await render(s, [{skip: 'done in an earlier attempt', title: step.title}])
+    await render(s, [{skip: `${step.title}: done in an earlier attempt`, title: step.title}])
     return
   }
 
@@ -120,9 +120,10 @@ async function runStep(s: StepRun): Promise<void> {
   save()
 
   const unitTasks = units.map((unit) => ({
-    skip: isFinished(unit) && !step.gathersFacts ? 'done in an earlier attempt' : undefined,
+    skip: isFinished(unit) && !step.gathersFacts ? `${unitTitle(s, unit)}: done in an earlier attempt` : undefined,
     task: (output: (line: string) => void) => runUnit(s, unit, output),
-    title: unit.target ?? step.title,
+    prefix: unit.target,
+    title: unitTitle(s, unit),
   }))
   const work = step.targets
     ? render(s, [{subtasks: unitTasks, title: step.title}])
@@ -155,7 +156,8 @@ async function runStep(s: StepRun): Promise<void> {
 
 async function runUnit(s: StepRun, unit: UnitRecord, output: (line: string) => void): Promise<string | undefined> {
   const {abort, log, run, save, step} = s
-  if (abort.signal.aborted) throw abort.signal.reason
+  // Units that had not started when the run was interrupted stay pending in the journal.
+  if (abort.signal.aborted) return 'not started (interrupted)'
   const scope = unit.target ? `${step.id}@${unit.target}` : step.id
   const started = Date.now()
   unit.status = 'running'
@@ -200,6 +202,7 @@ async function runUnit(s: StepRun, unit: UnitRecord, output: (line: string) => v
 }
 
 interface RenderTask {
+  prefix?: string
   skip?: string
   subtasks?: RenderTask[]
   task?: (output: (line: string) => void) => Promise<string | undefined>
@@ -217,7 +220,11 @@ async function render(s: StepRun, tasks: RenderTask[]): Promise<void> {
       }
 
       const skipped = await t.task!((line) => {
-        task.output = line
+        // In line mode each line stands alone, so it carries its unit (STYLE: "cp1: draining").
+        task.output = s.req.renderer === 'default' || !t.prefix ? line : `${t.prefix}: ${line}`
+      }).catch((error: unknown) => {
+        // listr2 shows a failed task's message in place of its title: keep the target in view.
+        throw new Error(redact(`${t.title}: ${errorMessage(error)}`))
       })
       if (skipped) task.skip(`${t.title}: ${skipped}`)
     },
@@ -231,6 +238,12 @@ async function render(s: StepRun, tasks: RenderTask[]): Promise<void> {
     rendererOptions: {collapseSubtasks: false, timestamp: PRESET_TIMESTAMP},
   } as never)
   await list.run()
+}
+
+/** Nested under its step in the live list, a target is enough; a line of a log needs both. */
+function unitTitle(s: StepRun, unit: UnitRecord): string {
+  if (unit.target === undefined) return s.step.title
+  return s.req.renderer === 'default' ? unit.target : `${unit.target}: ${s.step.title}`
 }
 
 function abortedAfterGrace(signal: AbortSignal): Promise<void> {
