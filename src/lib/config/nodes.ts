@@ -1,0 +1,30 @@
+/** Readable helpers over the nodes and packages of a loaded config, for workflows and steps. */
+import {UsageError} from '../errors.js'
+import type {KpConfig, NodeConfig} from './schema.js'
+
+export function controlPlanes(config: KpConfig): NodeConfig[] {
+  return config.nodes.filter((n) => n.role === 'control-plane')
+}
+
+export function workers(config: KpConfig): NodeConfig[] {
+  return config.nodes.filter((n) => n.role === 'worker')
+}
+
+/** The node called `name`, or a usage error that lists the nodes there are. */
+export function findNode(config: KpConfig, name: string): NodeConfig {
+  const node = config.nodes.find((n) => n.name === name)
+  if (!node) throw new UsageError(`no node named "${name}" in the configuration; its nodes are ${config.nodes.map((n) => n.name).join(', ')}`)
+  return node
+}
+
+/** The Proxmox node a VM lives on: its own pveNode, else proxmox.node. */
+export function pveNodeOf(config: KpConfig, node: NodeConfig): string | undefined {
+  return node.pveNode ?? config.proxmox?.node
+}
+
+/** The Kubernetes apt repository and its signing key for a version's minor (`1.31.4` → v1.31). */
+export function kubernetesAptRepo(config: KpConfig, version: string): {keyUrl: string; repoUrl: string} {
+  const minor = version.replace(/^v/, '').split('.').slice(0, 2).join('.')
+  const repoUrl = `${config.packages.kubernetesRepoBase}/v${minor}/deb/`
+  return {keyUrl: config.packages.kubernetesKeyUrl ?? `${repoUrl}Release.key`, repoUrl}
+}
