@@ -53,9 +53,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Everything the engine needs from a command to start or resume a run. */
   launchContext(configPath = this.configPath): LaunchContext {
+    const argv = [...(this.id ?? '').split(':'), ...this.argv]
     return {
-      argv: this.argv,
-      commandLine: ['kp', ...(this.id ?? '').split(':'), ...this.argv].join(' '),
+      argv,
+      commandLine: ['kp', ...argv].join(' '),
       configPath,
       dryRun: this.flags['dry-run'],
       interactive: this.interactive,
