@@ -1,0 +1,72 @@
+#!/bin/bash
+# Runs once per image build, chrooted into the freshly debootstrapped root, after the lab host has
+# copied rootfs/ over it. Puts the recording stubs in place of the commands that would touch the
+# host's kernel or init, diverted with dpkg-divert so that installing the real packages later
+# (systemd, kmod, procps upgrades…) never overwrites them, and makes the root look like a fresh
+# Debian 12 cloud image with no identity of its own yet (no host keys, hostname or machine id).
+set -euo pipefail
+export LC_ALL=C
+stubs=/usr/lib/kp-lab/stubs
+
+# stub NAME PACKAGED_PATH: PACKAGED_PATH is where the owning Debian package ships the command
+# (bookworm still ships /bin and /sbin paths on its merged-/usr layout); the stub lives at the
+# /usr path, and both spellings are diverted so that neither form of a later unpack replaces it.
+stub() {
+  local name=$1 packaged=$2 usr=/usr$2
+  dpkg-divert --local --rename --divert "$packaged.kp-lab-real" --add "$packaged" >/dev/null
+  if [[ $usr != "$packaged" ]]; then
+    dpkg-divert --local --no-rename --divert "$usr.kp-lab-real-usr" --add "$usr" >/dev/null
+  fi
+  ln -sfn "$stubs/$name" "$usr"
+}
+
+stub systemctl /bin/systemctl
+stub sysctl /sbin/sysctl
+stub kmod /sbin/modprobe
+stub kmod /sbin/rmmod
+stub kmod /bin/lsmod
+stub swap /sbin/swapon
+stub swap /sbin/swapoff
+stub power /sbin/reboot
+stub power /sbin/poweroff
+stub power /sbin/halt
+stub power /sbin/shutdown
+# cloud-init ships /usr/bin/cloud-init itself.
+dpkg-divert --local --rename --divert /usr/bin/cloud-init.kp-lab-real --add /usr/bin/cloud-init >/dev/null
+ln -sfn "$stubs/cloud-init" /usr/bin/cloud-init
+
+cat >/etc/fstab <<'FSTAB'
+# /etc/fstab: static file system information.
+LABEL=debian-root / ext4 rw,discard,errors=remount-ro 0 1
+/swap.img none swap sw 0 0
+FSTAB
+
+rm -f /etc/apt/sources.list
+cat >/etc/apt/sources.list.d/debian.sources <<'SOURCES'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+
+# cloud-init's ssh_pwauth: false.
+printf 'PasswordAuthentication no\n' >/etc/ssh/sshd_config.d/50-cloud-init.conf
+
+# No identity until first boot: each VM generates its own.
+rm -f /etc/ssh/ssh_host_* /etc/hostname /etc/resolv.conf
+: >/etc/machine-id
+rm -f /var/lib/dbus/machine-id
+ln -sfn /usr/share/zoneinfo/Etc/UTC /etc/localtime
+
+install -d -m 0755 /var/lib/kp-lab /var/log/kp-lab /etc/apt/keyrings
+chmod 0755 /usr/local/sbin/kp-lab-init "$stubs"/*
+chmod 0644 /etc/ssh/sshrc /usr/lib/kp-lab/stub-lib.sh
+apt-get clean
+rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/*.log /var/log/apt/* /root/.bash_history
