@@ -1,11 +1,17 @@
 import {defineConfig} from 'vitest/config'
 
+// Files that bring up the machine-wide lab (one bridge, one lab lock): never two at once.
+const LAB_FILES = ['test/lab/host/lab-host.test.ts', 'test/lab/cli/lab-cli.test.ts']
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Child-process tests are I/O bound; two workers suit the 2-core CI machine.
     maxWorkers: 2,
+    projects: [
+      {extends: true, test: {exclude: LAB_FILES, include: ['test/**/*.test.ts'], name: 'kp'}},
+      {extends: true, test: {fileParallelism: false, include: LAB_FILES, name: 'lab'}},
+    ],
   },
 })
