@@ -51,4 +51,32 @@ for (const [name, args, probeArgs] of cases) {
   console.log(name.padEnd(16), t.median.toFixed(1).padStart(8), t.p90.toFixed(1).padStart(8), '  ' + (probeArgs ? heavy.join(', ') || 'none' : '-'))
 }
 
+// The lab: `kp lab up` with an empty image cache (debootstrap through a cold apt-cacher-ng, the
+// package repositories, the Proxmox API) and again with the cache warm; `kp lab down` each time.
+// Root only; KP_BENCH_LAB=0 skips it.
+if (process.getuid?.() === 0 && process.env.KP_BENCH_LAB !== '0') {
+  const cache = mkdtempSync(path.join(tmpdir(), 'kp-bench-cache-'))
+  const labEnv = {...env, KP_LAB_CACHE_DIR: cache}
+  const lab = (args) => {
+    const start = process.hrtime.bigint()
+    const r = spawnSync(process.execPath, [kp, 'lab', ...args, '--json'], {encoding: 'utf8', env: labEnv, maxBuffer: 1 << 26})
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9
+    if (r.status !== 0) throw new Error(`kp lab ${args.join(' ')} failed: ${r.stdout}${r.stderr}`)
+    return {result: JSON.parse(r.stdout).result, seconds}
+  }
+
+  console.log('\nkp lab (s)')
+  try {
+    for (const label of ['cold', 'warm']) {
+      const up = lab(['up'])
+      const down = lab(['down'])
+      const phases = Object.entries(up.result.durations).map(([k, v]) => `${k} ${v}`).join(', ')
+      console.log(`lab up ${label}`.padEnd(16), up.seconds.toFixed(1).padStart(8), `  (${phases}); lab down ${down.seconds.toFixed(1)}`)
+    }
+  } finally {
+    spawnSync(process.execPath, [kp, 'lab', 'down'], {env: labEnv, stdio: 'ignore'})
+    rmSync(cache, {force: true, recursive: true})
+  }
+}
+
 rmSync(scratch, {force: true, recursive: true})

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/base-command.js'
 import {effectiveStatus, type EffectiveStatus, listJournals, unitCounts} from '../../lib/engine/journal.js'
+import {table} from '../../lib/table.js'
 
 export interface RunSummary {
   cluster: string
@@ -41,9 +42,4 @@ export default class RunsList extends BaseCommand<typeof RunsList> {
     if (resumable) this.log(`\nFinish ${resumable.runId} with "kp resume ${resumable.runId}".`)
     return runs
   }
-}
-
-export function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n')
 }

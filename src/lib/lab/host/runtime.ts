@@ -294,7 +294,8 @@ export class HostRuntime implements VmBackend {
 
   // --- guest agent ---------------------------------------------------------------------------
 
-  private faults(vmid: number): VmFaults {
+  /** The host-side faults in force for a VM. */
+  faults(vmid: number): VmFaults {
     try {
       return JSON.parse(readFileSync(this.file(vmid, 'faults.json'), 'utf8')) as VmFaults
     } catch {

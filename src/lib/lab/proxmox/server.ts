@@ -103,6 +103,10 @@ export interface FakeProxmox {
   url: string
   /** A copy of a VM's record, for assertions. */
   vm(vmid: number): VmRecord | undefined
+  /** Copies of every VM's record, by VMID (kp lab status). */
+  vms(): VmRecord[]
+  /** The faults in force now. */
+  faults(): Faults
   /** Resolves when no task is running. */
   waitForTasks(): Promise<void>
 }
@@ -362,6 +366,8 @@ export async function startFakeProxmox(options: FakeProxmoxOptions): Promise<Fak
       const vm = store.vm(vmid)
       return vm ? (JSON.parse(JSON.stringify(vm)) as VmRecord) : undefined
     },
+    vms: () => JSON.parse(JSON.stringify(store.allVms())) as VmRecord[],
+    faults: () => faults.get(),
     waitForTasks: () => tasks.idle(),
   }
 }

@@ -1,0 +1,52 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../lib/base-command.js'
+import type {FaultResult} from '../../lib/lab/cli/control.js'
+
+export default class LabFault extends BaseCommand<typeof LabFault> {
+  static args = {nodes: Args.string({description: 'VMs (names or VMIDs) that get the VM faults.'})}
+  static description = `Inject faults into the running lab, to rehearse failures: a slow or failing Proxmox API, a task that fails, a guest agent that never answers, a slow reboot, SSH sessions that drop.
+Proxmox faults apply to every API call; VM faults to the VMs named. --clear removes them all.`
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %> --api-latency 100-800 --api-error-rate 0.1',
+    '<%= config.bin %> <%= command.id %> --fail-task qmclone',
+    '<%= config.bin %> <%= command.id %> cp1 w1 --agent-down',
+    '<%= config.bin %> <%= command.id %> w1 --reboot-delay 30',
+    '<%= config.bin %> <%= command.id %> cp1 --drop-ssh',
+    '<%= config.bin %> <%= command.id %> --clear',
+  ]
+
+  static flags = {
+    'agent-down': Flags.boolean({description: "The VMs' guest agent stops answering."}),
+    'agent-up': Flags.boolean({description: "The VMs' guest agent answers again."}),
+    'api-error-rate': Flags.string({description: 'Fraction (0–1) of Proxmox API calls that fail; 0 turns it off.'}),
+    'api-error-status': Flags.integer({description: 'HTTP status of the injected API errors.', default: 500}),
+    'api-latency': Flags.string({description: 'Extra latency of every Proxmox API call, ms or MIN-MAX; 0 turns it off.'}),
+    clear: Flags.boolean({description: 'Remove every fault (of the VMs named, or all).'}),
+    'drop-next-ssh': Flags.integer({description: 'Cut the next N SSH sessions to the VMs as they start.', min: 1}),
+    'drop-ssh': Flags.boolean({description: 'Cut the open SSH sessions to the VMs now.'}),
+    'fail-task': Flags.string({description: 'The next Proxmox task of this type fails (qmclone, qmstart, qmreboot, resize, qmsnapshot…).'}),
+    'fail-task-message': Flags.string({description: "The failing task's exit status."}),
+    'reboot-delay': Flags.integer({description: 'Seconds the VMs stay down when they reboot (a slow reboot).', min: 0}),
+  }
+
+  static strict = false
+
+  async run(): Promise<FaultResult> {
+    const {labFault} = await import('../../lib/lab/cli/inspect.js')
+    const {argv} = await this.parse(LabFault)
+    const f = this.flags
+    const rate = f['api-error-rate'] === undefined ? undefined : Number(f['api-error-rate'])
+    const result = await labFault(this.stateDir, {
+      agentDown: f['agent-down'], agentUp: f['agent-up'], apiErrorRate: rate, apiErrorStatus: f['api-error-status'], apiLatency: f['api-latency'], clear: f.clear,
+      dropNextSsh: f['drop-next-ssh'], dropSsh: f['drop-ssh'], failTask: f['fail-task'], failTaskMessage: f['fail-task-message'], nodes: argv as string[], rebootDelay: f['reboot-delay'],
+    })
+    for (const [vmid, cut] of Object.entries(result.cutSessions)) this.log(`VM ${vmid}: cut ${cut} SSH session(s).`)
+    const vmFaults = result.state.vms.filter((vm) => Object.keys(vm.faults).length > 0).map((vm) => `${vm.name}: ${JSON.stringify(vm.faults)}`)
+    const {cloneLock: _lock, ...api} = result.state.faults
+    this.log(`Proxmox API faults: ${Object.keys(api).length > 0 ? JSON.stringify(api) : 'none'}`)
+    this.log(`VM faults: ${vmFaults.length > 0 ? vmFaults.join('; ') : 'none'}`)
+    return result
+  }
+}

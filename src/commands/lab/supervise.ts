@@ -1,0 +1,19 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../lib/base-command.js'
+
+/** The background process `kp lab up` starts; not for direct use. */
+export default class LabSupervise extends BaseCommand<typeof LabSupervise> {
+  static description = 'Run the lab supervisor in the foreground (kp lab up starts it in the background).'
+  static hidden = true
+  static flags = {
+    cluster: Flags.string({default: 'lab', description: 'Cluster name the lab is for.'}),
+    dir: Flags.string({description: 'The lab folder.', required: true}),
+  }
+
+  async run(): Promise<void> {
+    const {superviseLab} = await import('../../lib/lab/cli/supervisor.js')
+    await superviseLab(this.flags.dir, this.flags.cluster)
+    // The servers it started keep this process alive until SIGTERM or POST /stop.
+  }
+}

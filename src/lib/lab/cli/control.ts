@@ -1,0 +1,67 @@
+/**
+ * The supervisor's control socket: a small HTTP API on a unix socket in the lab folder (mode 0600,
+ * root only), through which `kp lab status|fault|down` reach the processes the supervisor owns.
+ */
+import {request} from 'node:http'
+
+import {UsageError} from '../../errors.js'
+import type {VmFaults} from '../host/runtime.js'
+import type {Faults} from '../proxmox/faults.js'
+
+export interface LabVm {
+  /** Whether the VM's init finished booting (sshd started). */
+  booted: boolean
+  ip?: string
+  lock?: string
+  name: string
+  node: string
+  running: boolean
+  template: boolean
+  vmid: number
+  faults: VmFaults
+}
+
+export interface LabState {
+  faults: Faults
+  vms: LabVm[]
+}
+
+export interface FaultRequest {
+  /** Replaces the Proxmox faults (the supervisor merges with what it keeps: the clone lock). */
+  proxmox?: Faults
+  /** Host-side faults per VMID, merged into each VM's. */
+  vms?: Record<string, VmFaults>
+  /** Cut the VM's open SSH sessions now. */
+  dropSsh?: number[]
+}
+
+export interface FaultResult {
+  cutSessions: Record<string, number>
+  state: LabState
+}
+
+export function callSupervisor<T>(socket: string, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body)
+    const req = request({headers: payload ? {'content-type': 'application/json'} : {}, method, path, socketPath: socket, timeout: timeoutMs}, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        let parsed: {data?: T; error?: string}
+        try {
+          parsed = JSON.parse(text) as {data?: T; error?: string}
+        } catch {
+          reject(new Error(`the lab supervisor answered ${res.statusCode ?? '?'} with something other than JSON`))
+          return
+        }
+
+        if (res.statusCode === 200) resolve(parsed.data as T)
+        else reject(new UsageError(`the lab supervisor refused: ${parsed.error ?? res.statusCode}`))
+      })
+    })
+    req.on('timeout', () => req.destroy(new Error(`the lab supervisor did not answer within ${timeoutMs / 1000} s`)))
+    req.on('error', reject)
+    req.end(payload)
+  })
+}

@@ -1,0 +1,123 @@
+/**
+ * What `kp lab status` reports and what `kp lab fault` changes, both through the supervisor's control
+ * socket, plus the checks that need no supervisor (the bridge, leftover processes).
+ */
+import {existsSync} from 'node:fs'
+
+import {UsageError} from '../../errors.js'
+import {callSupervisor, type FaultRequest, type FaultResult, type LabState, type LabVm} from './control.js'
+import {labPaths} from './files.js'
+import {liveStatus, readStatus, type SupervisorStatus} from './status.js'
+import {labDir} from './up.js'
+
+export interface LabStatusResult {
+  dir: string
+  state: 'down' | 'starting' | 'ready' | 'failed' | 'stopping'
+  supervisor?: Omit<SupervisorStatus, 'caPem'>
+  components: Array<{name: string; detail: string; ok: boolean}>
+  vms: LabVm[]
+  faults?: LabState['faults']
+}
+
+export async function labStatus(stateDir: string): Promise<LabStatusResult> {
+  const paths = labPaths(labDir(stateDir))
+  const status = readStatus(paths.status)
+  const live = liveStatus(paths.status)
+  if (!live) {
+    const state = status?.phase === 'failed' ? 'failed' : 'down'
+    return {components: [], dir: paths.dir, state, ...(status ? {supervisor: withoutCa(status)} : {}), vms: []}
+  }
+
+  if (live.phase !== 'ready') return {components: [{detail: `pid ${live.pid}, ${live.phase}`, name: 'supervisor', ok: true}], dir: paths.dir, state: live.phase === 'stopping' ? 'stopping' : 'starting', supervisor: withoutCa(live), vms: []}
+  const lab = await callSupervisor<LabState>(paths.socket, 'GET', '/status')
+  const components = [
+    {detail: `pid ${live.pid}, up since ${live.startedAt}`, name: 'supervisor', ok: true},
+    {detail: '10.77.0.1/24 (kplab0)', name: 'bridge', ok: existsSync('/sys/class/net/kplab0')},
+    {detail: `${live.apiUrl ?? ''}  SHA-256 ${live.fingerprint ?? ''}`, name: 'proxmox api', ok: true},
+    {detail: live.repoBaseUrl ?? '', name: 'packages', ok: true},
+    {detail: 'apt-cacher-ng on 10.77.0.1:3142', name: 'apt proxy', ok: true},
+  ]
+  return {components, dir: paths.dir, faults: lab.faults, state: 'ready', supervisor: withoutCa(live), vms: lab.vms}
+}
+
+function withoutCa(status: SupervisorStatus): Omit<SupervisorStatus, 'caPem'> {
+  const {caPem: _ca, ...rest} = status
+  return rest
+}
+
+/** Applies `kp lab fault` flags to the running lab; refuses clearly when there is none. */
+export async function labFault(stateDir: string, flags: FaultFlags): Promise<FaultResult> {
+  const paths = labPaths(labDir(stateDir))
+  const live = liveStatus(paths.status)
+  if (live?.phase !== 'ready') throw new UsageError(`no lab is running in ${paths.dir}`, {hint: 'start one with kp lab up'})
+  const current = await callSupervisor<LabState>(paths.socket, 'GET', '/status')
+  return callSupervisor<FaultResult>(paths.socket, 'POST', '/faults', buildFaultRequest(current, flags))
+}
+
+/** A VM by name or VMID among the lab's VMs. */
+export function resolveVm(vms: readonly LabVm[], ref: string): LabVm {
+  const vm = vms.find((v) => !v.template && (v.name === ref || String(v.vmid) === ref))
+  if (!vm) {
+    const known = vms.filter((v) => !v.template).map((v) => `${v.name} (${v.vmid})`)
+    throw new UsageError(`the lab has no VM "${ref}"`, {hint: known.length > 0 ? `its VMs: ${known.join(', ')}` : 'it has no VMs yet: seed them first (kp vm seed)'})
+  }
+
+  return vm
+}
+
+export interface FaultFlags {
+  agentDown?: boolean
+  agentUp?: boolean
+  apiErrorRate?: number
+  apiErrorStatus?: number
+  apiLatency?: string
+  clear?: boolean
+  dropNextSsh?: number
+  dropSsh?: boolean
+  failTask?: string
+  failTaskMessage?: string
+  nodes: readonly string[]
+  rebootDelay?: number
+}
+
+const VM_FLAGS = ['agentDown', 'agentUp', 'dropNextSsh', 'dropSsh', 'rebootDelay'] as const
+
+/** Turns `kp lab fault` flags into one request against the lab's current faults. */
+export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRequest {
+  const vmFlagsGiven = VM_FLAGS.filter((k) => flags[k] !== undefined && flags[k] !== false)
+  if (vmFlagsGiven.length > 0 && flags.nodes.length === 0) throw new UsageError('name the VMs the fault is for: kp lab fault NODE… --agent-down (names or VMIDs)')
+  if (flags.nodes.length > 0 && vmFlagsGiven.length === 0 && !flags.clear) throw new UsageError('say which fault the VMs get: --agent-down, --agent-up, --reboot-delay, --drop-ssh or --drop-next-ssh')
+  if (flags.agentDown && flags.agentUp) throw new UsageError('--agent-down and --agent-up contradict each other')
+  if (flags.apiErrorRate !== undefined && !(flags.apiErrorRate >= 0 && flags.apiErrorRate <= 1)) throw new UsageError('--api-error-rate must be between 0 and 1, like 0.2')
+
+  const request: FaultRequest = {}
+  const api = flags.clear ? {} : {...current.faults}
+  delete api.cloneLock
+  if (flags.apiLatency !== undefined) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(flags.apiLatency)
+    if (!m) throw new UsageError('--api-latency must be milliseconds like 200, or a range like 100-800')
+    const ms = m[2] === undefined ? Number(m[1]) : ([Number(m[1]), Number(m[2])] as const)
+    api.latency = ms === 0 ? [] : [{ms}]
+  }
+
+  if (flags.apiErrorRate !== undefined) api.errors = flags.apiErrorRate === 0 ? [] : [{rate: flags.apiErrorRate, status: flags.apiErrorStatus ?? 500}]
+  if (flags.failTask !== undefined) api.failTasks = [...(api.failTasks ?? []), {message: flags.failTaskMessage ?? 'simulated failure (kp lab fault)', type: flags.failTask}]
+  if (flags.clear || flags.apiLatency !== undefined || flags.apiErrorRate !== undefined || flags.failTask !== undefined) request.proxmox = api
+
+  const targets = flags.clear && flags.nodes.length === 0 ? current.vms.filter((v) => !v.template) : flags.nodes.map((ref) => resolveVm(current.vms, ref))
+  const vms: Record<string, VmFaultsInput> = {}
+  for (const vm of targets) {
+    const faults: VmFaultsInput = flags.clear ? {agentSilent: false, rebootDelaySeconds: undefined} : {}
+    if (flags.agentDown) faults.agentSilent = true
+    if (flags.agentUp) faults.agentSilent = false
+    if (flags.rebootDelay !== undefined) faults.rebootDelaySeconds = flags.rebootDelay
+    if (flags.dropNextSsh !== undefined) faults.dropNextSshSessions = flags.dropNextSsh
+    vms[String(vm.vmid)] = faults
+  }
+
+  if (Object.keys(vms).length > 0) request.vms = vms
+  if (flags.dropSsh) request.dropSsh = targets.map((vm) => vm.vmid)
+  return request
+}
+
+type VmFaultsInput = NonNullable<FaultRequest['vms']>[string]

@@ -1,0 +1,53 @@
+/** The supervisor's status file: how `kp lab up` follows start-up and `kp lab status` finds the lab. */
+import {readFileSync, renameSync, writeFileSync} from 'node:fs'
+
+import {pidAlive} from '../host/lock.js'
+
+export const PHASES = ['starting', 'network', 'image', 'packages', 'proxmox', 'ready', 'failed', 'stopping'] as const
+export type Phase = (typeof PHASES)[number]
+
+export const PHASE_TITLES: Record<Phase, string> = {
+  failed: 'failed',
+  image: 'node image (debootstrap on the first run: minutes)',
+  network: 'lab bridge and apt proxy',
+  packages: 'Kubernetes package repositories',
+  proxmox: 'Proxmox API',
+  ready: 'ready',
+  starting: 'starting the supervisor',
+  stopping: 'stopping',
+}
+
+export interface SupervisorStatus {
+  apiUrl?: string
+  caPem?: string
+  cluster: string
+  /** Seconds each phase took. */
+  durations: Partial<Record<Phase, number>>
+  fingerprint?: string
+  /** Why the supervisor failed. */
+  message?: string
+  phase: Phase
+  pid: number
+  repoBaseUrl?: string
+  startedAt: string
+}
+
+export function readStatus(file: string): SupervisorStatus | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as SupervisorStatus
+  } catch {
+    return undefined
+  }
+}
+
+export function writeStatus(file: string, status: SupervisorStatus): void {
+  const tmp = `${file}.tmp-${process.pid}`
+  writeFileSync(tmp, `${JSON.stringify(status, null, 2)}\n`)
+  renameSync(tmp, file)
+}
+
+/** The status of a supervisor that still runs; undefined when none does. */
+export function liveStatus(file: string): SupervisorStatus | undefined {
+  const status = readStatus(file)
+  return status && status.phase !== 'failed' && pidAlive(status.pid) ? status : undefined
+}

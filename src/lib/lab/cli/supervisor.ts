@@ -1,0 +1,152 @@
+/**
+ * The lab supervisor: the background process `kp lab up` starts (`kp lab supervise`, hidden). It
+ * owns the lab network, the apt proxy, the package repository server and the Proxmox API, answers
+ * the control socket, and tears everything down on SIGTERM or `POST /stop`. Its stdout and stderr go
+ * to supervisor.log in the lab folder.
+ */
+import {chmodSync, readFileSync, rmSync} from 'node:fs'
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+
+import {createLabHost} from '../host/index.js'
+import {startFakeProxmox, type FakeProxmox} from '../proxmox/index.js'
+import type {FaultRequest, FaultResult, LabState} from './control.js'
+import {LAB_PVE_NODE, LAB_PVE_PORT, LAB_TEMPLATE_VMID, LAB_TOKEN_ID, labPaths} from './files.js'
+import {LAB_HOST_IP} from './lab-config.js'
+import {type Phase, type SupervisorStatus, writeStatus} from './status.js'
+
+const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
+
+export async function superviseLab(dir: string, cluster: string): Promise<void> {
+  const paths = labPaths(dir)
+  const status: SupervisorStatus = {cluster, durations: {}, phase: 'starting', pid: process.pid, startedAt: new Date().toISOString()}
+  const save = () => writeStatus(paths.status, status)
+  save()
+  const lab = createLabHost({stateDir: dir})
+  let pve: FakeProxmox | undefined
+  let control: Server | undefined
+  let stopping: Promise<void> | undefined
+
+  const stop = (exitCode: number) => {
+    stopping ??= (async () => {
+      log('stopping')
+      status.phase = exitCode === 0 ? 'stopping' : 'failed'
+      save()
+      control?.close()
+      await pve?.close().catch((error: unknown) => log(`proxmox close: ${String(error)}`))
+      const report = await lab.teardown()
+      log(`torn down: ${report.processes} processes, ${report.mounts.length} mounts, ${report.netns.length} namespaces, ${report.links.length} links`)
+      rmSync(paths.socket, {force: true})
+      if (exitCode === 0) rmSync(paths.status, {force: true})
+      process.exit(exitCode)
+    })()
+    return stopping
+  }
+
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void stop(0))
+
+  const phase = async <T>(name: Phase, fn: () => Promise<T>): Promise<T> => {
+    status.phase = name
+    save()
+    log(`phase ${name}`)
+    const started = Date.now()
+    const result = await fn()
+    status.durations[name] = Math.round((Date.now() - started) / 100) / 10
+    return result
+  }
+
+  try {
+    const secret = readFileSync(paths.tokenSecret, 'utf8').trim()
+    await phase('network', () => lab.startAptProxy())
+    await phase('image', () => lab.ensureImage())
+    const repos = await phase('packages', () => lab.startRepoServer())
+    pve = await phase('proxmox', () =>
+      startFakeProxmox({
+        backend: lab.backend,
+        certDir: paths.pveCerts,
+        host: LAB_HOST_IP,
+        nodes: [LAB_PVE_NODE],
+        port: LAB_PVE_PORT,
+        stateFile: paths.pveState,
+        templates: [{name: 'debian-12-cloudinit', node: LAB_PVE_NODE, vmid: LAB_TEMPLATE_VMID}],
+        tokens: [{id: LAB_TOKEN_ID, secret}],
+      }),
+    )
+    control = await listen(paths.socket, controlHandler(lab, pve, () => void stop(0)))
+    Object.assign(status, {apiUrl: pve.apiUrl, caPem: pve.caPem, fingerprint: pve.fingerprint, phase: 'ready', repoBaseUrl: repos.baseUrl})
+    save()
+    log(`ready: ${pve.apiUrl} (${pve.fingerprint})`)
+  } catch (error) {
+    status.message = error instanceof Error ? error.message : String(error)
+    log(`failed: ${status.message}`)
+    await stop(1)
+  }
+}
+
+type Lab = ReturnType<typeof createLabHost>
+
+function labState(lab: Lab, pve: FakeProxmox): LabState {
+  const vms = pve.vms().map((vm) => {
+    const template = vm.config.template === '1'
+    return {
+      booted: !template && lab.backend.booted(vm.vmid),
+      faults: template ? {} : lab.backend.faults(vm.vmid),
+      ip: /(?:^|,)ip=([\d.]+)/.exec(vm.config.ipconfig0 ?? '')?.[1],
+      lock: vm.config.lock,
+      name: vm.config.name ?? `VM${vm.vmid}`,
+      node: vm.node,
+      running: vm.running,
+      template,
+      vmid: vm.vmid,
+    }
+  })
+  return {faults: pve.faults(), vms}
+}
+
+async function applyFaults(lab: Lab, pve: FakeProxmox, request: FaultRequest): Promise<FaultResult> {
+  if (request.proxmox) pve.setFaults({...request.proxmox, cloneLock: request.proxmox.cloneLock ?? pve.faults().cloneLock})
+  for (const [vmid, faults] of Object.entries(request.vms ?? {})) await lab.setFault(Number(vmid), faults)
+  const cutSessions: Record<string, number> = {}
+  for (const vmid of request.dropSsh ?? []) cutSessions[vmid] = await lab.dropSshSessions(vmid)
+  return {cutSessions, state: labState(lab, pve)}
+}
+
+function controlHandler(lab: Lab, pve: FakeProxmox, stop: () => void) {
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const reply = (code: number, body: unknown) => {
+      res.writeHead(code, {'content-type': 'application/json'})
+      res.end(JSON.stringify(body))
+    }
+
+    try {
+      if (req.method === 'GET' && req.url === '/status') return reply(200, {data: labState(lab, pve)})
+      if (req.method === 'POST' && req.url === '/faults') return reply(200, {data: await applyFaults(lab, pve, (await readJson(req)) as FaultRequest)})
+      if (req.method === 'POST' && req.url === '/stop') {
+        reply(200, {data: {}})
+        stop()
+        return
+      }
+
+      reply(404, {error: `no such control call: ${req.method} ${req.url}`})
+    } catch (error) {
+      reply(400, {error: error instanceof Error ? error.message : String(error)})
+    }
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  for await (const chunk of req) chunks.push(chunk as Buffer)
+  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')
+}
+
+function listen(socket: string, handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<Server> {
+  rmSync(socket, {force: true})
+  const server = createServer((req, res) => void handler(req, res))
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(socket, () => {
+      chmodSync(socket, 0o600)
+      resolve(server)
+    })
+  })
+}

@@ -1,0 +1,192 @@
+/**
+ * kp lab up / status / fault / down, run the way a user runs them (as root), and the lab seen only
+ * through plain clients afterwards: an HTTPS client pinned to the printed fingerprint, with the token
+ * from the lab folder, and the OpenSSH client with the lab's key and a known_hosts file filled from
+ * the guest agent. Ends with kp lab down and a sweep proving nothing is left.
+ */
+import {existsSync, readFileSync, statSync} from 'node:fs'
+import {request} from 'node:https'
+import type {TLSSocket} from 'node:tls'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {LAB_LOCK_FILE} from '../../../src/lib/lab/host/options.js'
+import {labAlive} from '../../../src/lib/lab/host/lock.js'
+import {teardownLab} from '../../../src/lib/lab/host/index.js'
+import {mountsUnder, processesMentioning} from '../../../src/lib/lab/host/system.js'
+import {parseEnvelope, runKp, tempDir} from '../../helpers/cli.js'
+import {isRoot, sh, SshClient, until} from '../host/helpers.js'
+
+interface UpResult {
+  alreadyUp: boolean
+  config: string
+  dir: string
+  nodes: Array<{ip: string; name: string; vmid: number}>
+  proxmox: {endpoint: string; fingerprint: string; node: string; tokenId: string; tokenSecretFile: string}
+  sshKey: string
+  sshUser: string
+  supervisorPid: number
+}
+
+interface Api {
+  data: unknown
+  status: number
+  statusText: string
+}
+
+if (!isRoot) console.warn('test/lab/cli/lab-cli.test.ts: skipped, the lab needs root')
+
+/** A PVE API client that trusts nothing but the pinned certificate fingerprint. */
+function api(up: UpResult, method: string, apiPath: string, params: Record<string, string | number> = {}): Promise<Api> {
+  const secret = readFileSync(up.proxmox.tokenSecretFile, 'utf8').trim()
+  const form = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString()
+  const url = new URL(`/api2/json${apiPath}${method === 'GET' && form ? `?${form}` : ''}`, up.proxmox.endpoint)
+  return new Promise((resolve, reject) => {
+    const req = request(url, {headers: {Authorization: `PVEAPIToken=${up.proxmox.tokenId}=${secret}`, ...(method === 'GET' ? {} : {'Content-Type': 'application/x-www-form-urlencoded'})}, agent: false, method, rejectUnauthorized: false}, (res) => {
+      const seen = (res.socket as TLSSocket).getPeerCertificate().fingerprint256
+      if (seen !== up.proxmox.fingerprint) {
+        reject(new Error(`certificate ${seen} is not the pinned ${up.proxmox.fingerprint}`))
+        return
+      }
+
+      let body = ''
+      res.setEncoding('utf8').on('data', (d: string) => (body += d))
+      res.on('end', () => resolve({data: body ? (JSON.parse(body) as {data: unknown}).data : undefined, status: res.statusCode ?? 0, statusText: res.statusMessage ?? ''}))
+    })
+    req.on('error', reject)
+    req.end(method === 'GET' ? undefined : form)
+  })
+}
+
+async function task(up: UpResult, method: string, apiPath: string, params: Record<string, string | number> = {}): Promise<void> {
+  const started = await api(up, method, apiPath, params)
+  expect(started.status, `${method} ${apiPath}: ${started.statusText}`).toBe(200)
+  const upid = started.data as string
+  const status = await until(`task ${upid}`, async () => {
+    const s = (await api(up, 'GET', `/nodes/pve/tasks/${encodeURIComponent(upid)}/status`)).data as {exitstatus?: string; status: string}
+    return s.status === 'stopped' ? s : undefined
+  }, 60_000)
+  expect(status.exitstatus).toBe('OK')
+}
+
+describe.skipIf(!isRoot)('kp lab', () => {
+  const state = tempDir('kp-lab-cli-')
+  const kp = (args: string[], timeoutMs = 120_000) => runKp([...args, '--state-dir', state], {timeoutMs})
+  let up: UpResult
+
+  beforeAll(async () => {
+    const started = await kp(['lab', 'up', '--nodes', '2', '--json'], 20 * 60_000)
+    expect(started.code, started.stderr + started.stdout).toBe(0)
+    up = parseEnvelope<UpResult>(started.stdout).result!
+  }, 21 * 60_000)
+
+  afterAll(async () => {
+    // Whatever happened above, leave the machine clean for the next file.
+    await teardownLab({stateDir: `${state}/lab`}, {purge: true}).catch(() => {})
+  })
+
+  it('writes a kp.yaml that validates, with its secret and key private to root', async () => {
+    expect(up.dir).toBe(`${state}/lab`)
+    expect(up.nodes.map((n) => n.name)).toEqual(['cp1', 'w1'])
+    expect(up.proxmox.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
+    expect(statSync(up.proxmox.tokenSecretFile).mode & 0o777).toBe(0o600)
+    expect(statSync(up.sshKey).mode & 0o777).toBe(0o600)
+    const validated = await runKp(['config', 'validate', '--config', up.config, '--json'])
+    expect(validated.code, validated.stdout + validated.stderr).toBe(0)
+    // The key is in OpenSSH's own format: ssh-keygen derives the same public key from it.
+    const derived = await sh('ssh-keygen', ['-y', '-f', up.sshKey])
+    const keyOf = (line: string) => line.trim().split(/\s+/).slice(0, 2).join(' ')
+    expect(derived.code, derived.stderr).toBe(0)
+    expect(keyOf(derived.stdout)).toBe(keyOf(readFileSync(`${up.sshKey}.pub`, 'utf8')))
+  })
+
+  it('reports the running lab when started again', async () => {
+    const again = await kp(['lab', 'up', '--json'])
+    expect(again.code, again.stderr).toBe(0)
+    expect(parseEnvelope<UpResult>(again.stdout).result).toMatchObject({alreadyUp: true, supervisorPid: up.supervisorPid})
+  })
+
+  it('serves the Proxmox API to a plain client: 401 without a token, the template, a VM that boots into SSH', async () => {
+    const anonymous = await new Promise<number>((resolve, reject) => {
+      request(new URL('/api2/json/version', up.proxmox.endpoint), {rejectUnauthorized: false}, (res) => resolve(res.statusCode ?? 0)).on('error', reject).end()
+    })
+    expect(anonymous).toBe(401)
+    expect((await api(up, 'GET', '/nodes/pve/qemu/9000/config')).data).toMatchObject({template: 1})
+
+    const node = up.nodes[0]!
+    const pub = readFileSync(`${up.sshKey}.pub`, 'utf8').trim()
+    await task(up, 'POST', '/nodes/pve/qemu/9000/clone', {full: 1, name: node.name, newid: node.vmid})
+    await task(up, 'POST', `/nodes/pve/qemu/${node.vmid}/config`, {
+      agent: 'enabled=1', ciuser: up.sshUser, ipconfig0: `ip=${node.ip}/24,gw=10.77.0.1`, nameserver: '10.77.0.1',
+      sshkeys: encodeURIComponent(`${pub}\n`).replaceAll("'", '%27'),
+    })
+    await task(up, 'POST', `/nodes/pve/qemu/${node.vmid}/status/start`)
+    await until('the guest agent', async () => (await api(up, 'POST', `/nodes/pve/qemu/${node.vmid}/agent/ping`)).status === 200, 60_000)
+    const hostKey = (await api(up, 'GET', `/nodes/pve/qemu/${node.vmid}/agent/file-read`, {file: '/etc/ssh/ssh_host_ed25519_key.pub'})).data as {content: string}
+
+    const ssh = new SshClient(state, up.sshKey, up.sshUser)
+    ssh.pin(node.ip, hostKey.content)
+    expect((await ssh.ok(node.ip, 'hostname')).trim()).toBe(node.name)
+    expect(await ssh.ok(node.ip, 'sudo -n id -u')).toBe('0\n')
+  })
+
+  it('shows components and VMs in kp lab status', async () => {
+    const status = await kp(['lab', 'status', '--json'])
+    expect(status.code, status.stderr).toBe(0)
+    const result = parseEnvelope<{components: Array<{name: string; ok: boolean}>; state: string; vms: Array<{booted: boolean; ip?: string; name: string; template: boolean}>}>(status.stdout).result!
+    expect(result.state).toBe('ready')
+    expect(result.components.every((c) => c.ok)).toBe(true)
+    expect(result.vms).toEqual(expect.arrayContaining([
+      expect.objectContaining({name: 'debian-12-cloudinit', template: true}),
+      expect.objectContaining({booted: true, ip: '10.77.0.11', name: 'cp1'}),
+    ]))
+    const text = await kp(['lab', 'status'])
+    expect(text.stdout).toMatch(/201\s+cp1\s+running\s+10\.77\.0\.11/)
+  })
+
+  it('injects and clears faults: a silent guest agent, a failing API', async () => {
+    const down = await kp(['lab', 'fault', 'cp1', '--agent-down'])
+    expect(down.code, down.stderr).toBe(0)
+    const ping = await api(up, 'POST', '/nodes/pve/qemu/201/agent/ping')
+    expect([ping.status, ping.statusText]).toEqual([500, 'QEMU guest agent is not running'])
+
+    expect((await kp(['lab', 'fault', '--api-error-rate', '1', '--api-error-status', '503'])).code).toBe(0)
+    expect((await api(up, 'GET', '/version')).status).toBe(503)
+
+    const cleared = await kp(['lab', 'fault', '--clear', '--json'])
+    expect(cleared.code, cleared.stderr).toBe(0)
+    expect((await api(up, 'GET', '/version')).status).toBe(200)
+    expect((await api(up, 'POST', '/nodes/pve/qemu/201/agent/ping')).status).toBe(200)
+  })
+
+  it('names the VMs it has when a fault names one it has not (exit 2)', async () => {
+    const wrong = await kp(['lab', 'fault', 'nosuch', '--agent-down'])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toContain('the lab has no VM "nosuch"')
+    expect(wrong.stderr).toContain('cp1 (201)')
+    expect(wrong.stderr).not.toMatch(/\n\s+at /)
+  })
+
+  it('kp lab down leaves no process, mount, namespace, link, lock or folder behind', async () => {
+    const init = Number(readFileSync(`${up.dir}/vms/201/init.pid`, 'utf8'))
+    const down = await kp(['lab', 'down', '--json'])
+    expect(down.code, down.stderr).toBe(0)
+    expect(parseEnvelope<{supervisor: string}>(down.stdout).result!.supervisor).toBe('stopped')
+
+    expect(existsSync(up.dir)).toBe(false)
+    expect(existsSync(`/proc/${up.supervisorPid}`)).toBe(false)
+    expect(existsSync(`/proc/${init}`)).toBe(false)
+    expect(processesMentioning([up.dir])).toEqual([])
+    expect(mountsUnder(up.dir)).toEqual([])
+    expect((await sh('ip', ['netns', 'list'])).stdout).not.toMatch(/kplab/)
+    expect((await sh('ip', ['-o', 'link', 'show'])).stdout).not.toMatch(/kplab/)
+    // No sshd or apt-cacher-ng anywhere whose root or arguments point into the lab.
+    for (const pid of (await sh('sh', ['-c', 'pgrep -x sshd; pgrep -x apt-cacher-ng; true'])).stdout.split('\n').filter(Boolean)) {
+      expect((await sh('readlink', [`/proc/${pid}/root`])).stdout).not.toContain(up.dir)
+    }
+    expect(existsSync(LAB_LOCK_FILE) && labAlive(JSON.parse(readFileSync(LAB_LOCK_FILE, 'utf8')) as {pid: number; stateDir: string})).toBe(false)
+
+    const status = await kp(['lab', 'status', '--json'])
+    expect(parseEnvelope<{state: string}>(status.stdout).result!.state).toBe('down')
+  })
+})

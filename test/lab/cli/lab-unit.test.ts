@@ -1,0 +1,107 @@
+/** The pure parts of kp lab: the layout checks, the kp.yaml it writes, fault requests, the SSH key. */
+import {spawnSync} from 'node:child_process'
+import {readFileSync, statSync} from 'node:fs'
+import path from 'node:path'
+
+import {describe, expect, it} from 'vitest'
+
+import {parseConfig} from '../../../src/lib/config/validate.js'
+import type {LabState} from '../../../src/lib/lab/cli/control.js'
+import {ensureSshKey, ensureTokenSecret, labPaths} from '../../../src/lib/lab/cli/files.js'
+import {buildFaultRequest, type FaultFlags} from '../../../src/lib/lab/cli/inspect.js'
+import {labConfig, labVersions, layoutProblem, writeLabConfig} from '../../../src/lib/lab/cli/lab-config.js'
+import {tempDir} from '../../helpers/cli.js'
+
+const endpoints = {apiUrl: 'https://10.77.0.1:8006/api2/json', fingerprint: Array.from({length: 32}, () => 'AB').join(':'), repoBaseUrl: 'http://10.77.0.1:8080'}
+
+describe('the lab layout', () => {
+  it.for([
+    [{controlPlanes: 1, kubernetesVersion: '1.31.8', nodes: 0}, '--nodes must be 1 to 20'],
+    [{controlPlanes: 4, kubernetesVersion: '1.31.8', nodes: 3}, '--control-planes must be 1 to --nodes (3)'],
+    [{controlPlanes: 1, kubernetesVersion: '1.29.1', nodes: 3}, "the lab's package repositories (Kubernetes 1.30, 1.31, 1.32) have no 1.29.1"],
+  ] as const)('refuses %j: %s', ([layout, message]) => {
+    expect(layoutProblem(layout)).toContain(message)
+  })
+
+  it('writes a kp.yaml that validates for every size and version the lab offers', () => {
+    for (const kubernetesVersion of labVersions()) {
+      for (const [nodes, controlPlanes] of [[1, 1], [3, 1], [5, 3], [20, 3]] as const) {
+        const config = labConfig('lab', {controlPlanes, kubernetesVersion, nodes}, endpoints)
+        const parsed = parseConfig(config)
+        expect(parsed.ok, JSON.stringify(parsed)).toBe(true)
+        expect(config.nodes.filter((n) => n.role === 'control-plane')).toHaveLength(controlPlanes)
+        expect(new Set(config.nodes.map((n) => n.ip)).size).toBe(nodes)
+      }
+    }
+  })
+
+  it('points kp.yaml at the lab folder for secrets, key and known_hosts, and at the lab repositories', () => {
+    const paths = labPaths(tempDir('kp-lab-unit-'))
+    writeLabConfig(paths, 'lab', {controlPlanes: 1, kubernetesVersion: '1.32.5', nodes: 2}, endpoints)
+    const text = readFileSync(paths.config, 'utf8')
+    expect(text.split('\n')[0]).toBe('# yaml-language-server: $schema=./kp.schema.json')
+    expect(text).toContain('tokenSecret: {file: ./secrets/pve-token}')
+    expect(text).toContain('identityFile: ./ssh/id_ed25519')
+    expect(text).toContain('knownHostsFile: ./known_hosts')
+    expect(text).toContain('kubernetesRepoBase: "http://10.77.0.1:8080/core:/stable:"')
+    expect(text).toContain('endpoint: https://10.77.0.1:8006\n')
+  })
+})
+
+describe('the lab secrets', () => {
+  it('creates the token secret and the SSH key once, mode 0600, in formats OpenSSH reads', () => {
+    const paths = labPaths(tempDir('kp-lab-unit-'))
+    const secret = ensureTokenSecret(paths)
+    expect(ensureTokenSecret(paths)).toBe(secret)
+    expect(statSync(paths.tokenSecret).mode & 0o777).toBe(0o600)
+    const key = ensureSshKey(paths)
+    expect(ensureSshKey(paths)).toEqual(key)
+    expect(statSync(key.privateKeyFile).mode & 0o777).toBe(0o600)
+    const derived = spawnSync('ssh-keygen', ['-y', '-f', key.privateKeyFile], {encoding: 'utf8'})
+    expect(derived.status, derived.stderr).toBe(0)
+    expect(derived.stdout.split(' ').slice(0, 2)).toEqual(key.publicKey.split(' ').slice(0, 2))
+    expect(path.basename(key.privateKeyFile)).toBe('id_ed25519')
+  })
+})
+
+describe('kp lab fault flags', () => {
+  const state: LabState = {
+    faults: {cloneLock: {mode: 'exclusive'}, errors: [{rate: 0.5}]},
+    vms: [
+      {booted: false, faults: {}, name: 'debian-12-cloudinit', node: 'pve', running: false, template: true, vmid: 9000},
+      {booted: true, faults: {rebootDelaySeconds: 9}, ip: '10.77.0.11', name: 'cp1', node: 'pve', running: true, template: false, vmid: 201},
+      {booted: true, faults: {}, ip: '10.77.0.12', name: 'w1', node: 'pve', running: true, template: false, vmid: 202},
+    ],
+  }
+
+  it('keeps the other API faults when one is added, and leaves the clone lock to the supervisor', () => {
+    expect(buildFaultRequest(state, {apiLatency: '100-800', nodes: []})).toEqual({proxmox: {errors: [{rate: 0.5}], latency: [{ms: [100, 800]}]}})
+  })
+
+  it('turns an API fault off with 0', () => {
+    expect(buildFaultRequest(state, {apiErrorRate: 0, nodes: []})).toEqual({proxmox: {errors: []}})
+  })
+
+  it('addresses VMs by name or VMID', () => {
+    expect(buildFaultRequest(state, {agentDown: true, nodes: ['cp1', '202']})).toEqual({vms: {201: {agentSilent: true}, 202: {agentSilent: true}}})
+    expect(buildFaultRequest(state, {dropSsh: true, nodes: ['w1']})).toEqual({dropSsh: [202], vms: {202: {}}})
+  })
+
+  it('clears everything: API faults and every VM', () => {
+    expect(buildFaultRequest(state, {clear: true, nodes: []})).toEqual({
+      proxmox: {},
+      vms: {201: {agentSilent: false, rebootDelaySeconds: undefined}, 202: {agentSilent: false, rebootDelaySeconds: undefined}},
+    })
+  })
+
+  it.for([
+    [{agentDown: true, nodes: []}, 'name the VMs the fault is for'],
+    [{nodes: ['cp1']}, 'say which fault the VMs get'],
+    [{agentDown: true, agentUp: true, nodes: ['cp1']}, 'contradict'],
+    [{apiErrorRate: 2, nodes: []}, '--api-error-rate must be between 0 and 1'],
+    [{apiLatency: 'slow', nodes: []}, '--api-latency must be milliseconds'],
+    [{agentDown: true, nodes: ['debian-12-cloudinit']}, 'the lab has no VM "debian-12-cloudinit"'],
+  ] as ReadonlyArray<readonly [FaultFlags, string]>)('refuses %j', ([flags, message]) => {
+    expect(() => buildFaultRequest(state, flags)).toThrow(message)
+  })
+})
