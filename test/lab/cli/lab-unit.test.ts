@@ -53,6 +53,7 @@ describe('the lab secrets', () => {
     const paths = labPaths(tempDir('kp-lab-unit-'))
     const secret = ensureTokenSecret(paths)
     expect(ensureTokenSecret(paths)).toBe(secret)
+    expect(secret).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
     expect(statSync(paths.tokenSecret).mode & 0o777).toBe(0o600)
     const key = ensureSshKey(paths)
     expect(ensureSshKey(paths)).toEqual(key)

@@ -3,7 +3,7 @@
  * beside what the supervisor keeps (its pid, status, log, control socket, the Proxmox state and the
  * VMs). One folder per lab; `kp lab down --purge` removes it.
  */
-import {generateKeyPairSync, randomBytes} from 'node:crypto'
+import {generateKeyPairSync, randomBytes, randomUUID} from 'node:crypto'
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
@@ -35,7 +35,8 @@ export type LabPaths = ReturnType<typeof labPaths>
 export function ensureTokenSecret(paths: LabPaths): string {
   if (existsSync(paths.tokenSecret)) return readFileSync(paths.tokenSecret, 'utf8').trim()
   mkdirSync(path.dirname(paths.tokenSecret), {mode: 0o700, recursive: true})
-  const secret = randomBytes(18).toString('hex')
+  // Proxmox token secrets are lowercase UUIDs (and clients such as proxmox-api check the format).
+  const secret = randomUUID()
   writeFileSync(paths.tokenSecret, `${secret}\n`, {flag: 'wx', mode: 0o600})
   return secret
 }
