@@ -1,8 +1,10 @@
+import type {LoadedConfig} from '../config/load.js'
 import {redact} from '../redact.js'
 import type {RunLog} from './run-log.js'
 import type {Params, RunContext, UnitContext} from './types.js'
 
 export interface RunContextInit<F, P extends Params> {
+  config?: LoadedConfig
   configDir?: string
   dryRun: boolean
   facts: F
@@ -14,6 +16,7 @@ export interface RunContextInit<F, P extends Params> {
 
 export function makeRunContext<F, P extends Params>(init: RunContextInit<F, P>): RunContext<F, P> {
   return {
+    config: init.config,
     configDir: init.configDir,
     dryRun: init.dryRun,
     facts: init.facts,

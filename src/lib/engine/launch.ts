@@ -36,14 +36,14 @@ export interface LaunchRequest {
 export async function launch(lc: LaunchContext, req: LaunchRequest): Promise<Plan | RunResult> {
   const [{loadWorkflow}, {loadConfig}] = await Promise.all([import('../workflows/index.js'), import('../config/load.js')])
   const workflow = await loadWorkflow(req.workflow)
-  const loaded = await loadConfig(lc.configPath)
+  const loaded = await loadConfig(lc.configPath, {resolveSecrets: Boolean(workflow.secrets)})
   if (req.resume?.configHash && req.resume.configHash !== loaded.hash && !req.allowConfigChange) {
     throw new RefusedError(`${loaded.path} changed since run ${req.resume.runId} began.`, {
       hint: 'Resuming with a different configuration may not converge. Check the change, then resume with --allow-config-change, or start a new run.',
     })
   }
 
-  const base = {configDir: loaded.dir, onClose: lc.onClose, params: req.params, workflow}
+  const base = {config: loaded, configDir: loaded.dir, onClose: lc.onClose, params: req.params, workflow}
   if (lc.dryRun) {
     const plan = await planWorkflow(base)
     lc.log(formatPlan(plan, `${workflow.title} (${workflow.name})`))
@@ -65,7 +65,7 @@ export async function launch(lc: LaunchContext, req: LaunchRequest): Promise<Pla
     argv: lc.argv,
     cluster: loaded.config.cluster.name,
     command: lc.commandLine,
-    config: {dir: loaded.dir, hash: loaded.hash, path: loaded.path},
+    config: {dir: loaded.dir, hash: loaded.hash, loaded, path: loaded.path},
     onClose: lc.onClose,
     params: req.params,
     renderer: chooseRenderer({json: lc.json, tty: Boolean(process.stdout.isTTY), verbose: lc.verbose}),

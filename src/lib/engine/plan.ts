@@ -1,3 +1,4 @@
+import type {LoadedConfig} from '../config/load.js'
 import {errorMessage} from '../errors.js'
 import {makeRunContext, makeUnitContext} from './context.js'
 import {RunLog} from './run-log.js'
@@ -20,6 +21,7 @@ export interface Plan {
 }
 
 export interface PlanRequest {
+  config?: LoadedConfig
   configDir?: string
   onClose: (fn: () => Promise<void> | void) => void
   params: Params
@@ -34,7 +36,7 @@ export interface PlanRequest {
  */
 export async function planWorkflow(req: PlanRequest): Promise<Plan> {
   const log = new RunLog(undefined)
-  const run = makeRunContext({configDir: req.configDir, dryRun: true, facts: req.workflow.initialFacts() as Record<string, unknown>, log, onClose: req.onClose, params: req.params, signal: new AbortController().signal})
+  const run = makeRunContext({config: req.config, configDir: req.configDir, dryRun: true, facts: req.workflow.initialFacts() as Record<string, unknown>, log, onClose: req.onClose, params: req.params, signal: new AbortController().signal})
   const plan: Plan = {dryRun: true, steps: [], workflow: req.workflow.name}
   for (const step of req.workflow.steps) {
     const targets: Array<string | undefined> = step.targets ? await step.targets(run) : [undefined]

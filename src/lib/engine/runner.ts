@@ -1,3 +1,4 @@
+import type {LoadedConfig} from '../config/load.js'
 import {setMaxListeners} from 'node:events'
 import {hostname} from 'node:os'
 
@@ -17,7 +18,7 @@ export interface RunRequest {
   cluster: string
   /** How the operator started it, for the lock and `kp runs list`: "kp vm seed cp1". */
   command: string
-  config?: {dir: string; hash: string; path: string}
+  config?: {dir: string; hash: string; loaded?: LoadedConfig; path: string}
   onClose: (fn: () => Promise<void> | void) => void
   params: Params
   renderer: RendererChoice
@@ -68,7 +69,7 @@ export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
   try {
     save()
     log.write('run', `${req.resume ? 'resuming' : 'starting'} ${workflow.name} as ${req.command} (run ${journal.runId}, pid ${process.pid})`)
-    const run = makeRunContext({configDir: req.config?.dir, dryRun: false, facts: workflow.initialFacts() as Record<string, unknown>, log, onClose: req.onClose, params: journal.params, signal: abort.signal})
+    const run = makeRunContext({config: req.config?.loaded, configDir: req.config?.dir, dryRun: false, facts: workflow.initialFacts() as Record<string, unknown>, log, onClose: req.onClose, params: journal.params, signal: abort.signal})
     const {Listr, PRESET_TIMESTAMP} = await import('listr2')
     for (const step of workflow.steps) {
       const record = journal.steps.find((s) => s.id === step.id)!

@@ -2,11 +2,14 @@
  * The step contract: small, with optional capabilities (k0sctl's phases require only a title and a
  * run). A workflow is a literal, ordered list of steps that reads like its runbook.
  */
+import type {LoadedConfig} from '../config/load.js'
 
 export type Params = Record<string, unknown>
 
 /** What every step of a run sees. `facts` is filled by the read-only steps that come first. */
 export interface RunContext<F = Record<string, unknown>, P extends Params = Params> {
+  /** The cluster's kp.yaml, loaded and checked (with secrets when the workflow asks for them). */
+  readonly config?: LoadedConfig
   readonly configDir?: string
   readonly dryRun: boolean
   facts: F
@@ -62,6 +65,8 @@ export interface Step<F = Record<string, unknown>, P extends Params = Params> {
 export interface Workflow<F = Record<string, unknown>, P extends Params = Params> {
   /** Ask for confirmation even when no single step is destructive. */
   destructive?: boolean
+  /** Resolve the config's secrets (the Proxmox token) before the run; they are redacted everywhere. */
+  secrets?: boolean
   /** A fresh facts object for a run. */
   initialFacts(): F
   name: string
