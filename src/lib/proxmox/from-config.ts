@@ -1,0 +1,23 @@
+/** The Proxmox connection a kp.yaml describes (loaded with its secrets). */
+import type {LoadedConfig} from '../config/load.js'
+import {UsageError} from '../errors.js'
+import type {Pve} from './types.js'
+
+export async function pveFromConfig(loaded: LoadedConfig, options: {log?: (line: string) => void; signal?: AbortSignal; warn?: (line: string) => void} = {}): Promise<Pve & {close(): Promise<void>}> {
+  const proxmox = loaded.config.proxmox
+  if (!proxmox) throw new UsageError(`${loaded.path} has no proxmox section, so kp cannot manage the VMs`, {hint: 'add proxmox: (see docs/configuration.md), or create the VMs yourself'})
+  const secret = loaded.secrets?.proxmoxTokenSecret
+  if (!secret) throw new Error('the Proxmox token secret was not resolved (load the config with resolveSecrets)')
+  const {connectProxmox} = await import('./client.js')
+  return connectProxmox({
+    caFile: proxmox.caFile,
+    endpoint: proxmox.endpoint,
+    fingerprint: proxmox.fingerprint,
+    insecureSkipTlsVerify: proxmox.insecureSkipTlsVerify,
+    log: options.log,
+    signal: options.signal,
+    tokenId: proxmox.tokenId,
+    tokenSecret: secret,
+    warn: options.warn,
+  })
+}
