@@ -2,7 +2,7 @@ import type {LoadedConfig} from '../config/load.js'
 import {setMaxListeners} from 'node:events'
 import {hostname} from 'node:os'
 
-import {errorMessage, InterruptedError, KpError, StepFailedError} from '../errors.js'
+import {errorMessage, ExitCode, InterruptedError, KpError, StepFailedError} from '../errors.js'
 import {redact} from '../redact.js'
 import {makeRunContext, makeUnitContext} from './context.js'
 import {journalFile, logFile, newRunId, type Journal, type StepRecord, type UnitRecord, writeJournal} from './journal.js'
@@ -12,6 +12,9 @@ import type {RendererChoice} from './renderer.js'
 import {runbookReference} from './runbook.js'
 import {onInterrupt} from './signals.js'
 import type {AnyStep, AnyWorkflow, Params, RunContext} from './types.js'
+
+/** The thrown error of each failed unit, to keep a refusal's exit code (the journal keeps only the text). */
+const unitErrors = new WeakMap<UnitRecord, unknown>()
 
 export interface RunRequest {
   argv: string[]
@@ -69,7 +72,7 @@ export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
   try {
     save()
     log.write('run', `${req.resume ? 'resuming' : 'starting'} ${workflow.name} as ${req.command} (run ${journal.runId}, pid ${process.pid})`)
-    const run = makeRunContext({config: req.config?.loaded, configDir: req.config?.dir, dryRun: false, facts: workflow.initialFacts() as Record<string, unknown>, log, onClose: req.onClose, params: journal.params, signal: abort.signal})
+    const run = makeRunContext({config: req.config?.loaded, configDir: req.config?.dir, dryRun: false, facts: workflow.initialFacts() as Record<string, unknown>, log, onClose: req.onClose, params: journal.params, signal: abort.signal, stateDir})
     const {Listr, PRESET_TIMESTAMP} = await import('listr2')
     for (const step of workflow.steps) {
       const record = journal.steps.find((s) => s.id === step.id)!
@@ -148,7 +151,17 @@ async function runStep(s: StepRun): Promise<void> {
     record.status = 'failed'
     save()
     const where = failed.map((u) => (u.target ? `${u.target}: ${u.error}` : u.error)).join('; ')
-    throw new StepFailedError(`Step "${step.title}" failed: ${where}`, {runbook: runbookReference(s.req.workflow, step)})
+    const runbook = runbookReference(s.req.workflow, step)
+    // A safety refusal or a usage error keeps its own exit code (4, 2): the step did not fail, kp declined.
+    const declined = failed.map((u) => unitErrors.get(u)).filter((e): e is KpError => e instanceof KpError && (e.exitCode === ExitCode.refused || e.exitCode === ExitCode.usage))
+    if (declined.length === failed.length) {
+      const first = declined[0]!
+      throw new KpError(first.kind, first.exitCode, redact(declined.map((e) => e.message).join('; ')), {hint: first.hint === undefined ? undefined : redact(first.hint), runbook})
+    }
+
+    // The units' own hints say what to fix; the runner adds how to finish the run.
+    const hints = [...new Set(failed.map((u) => unitErrors.get(u)).filter((e): e is KpError => e instanceof KpError && e.hint !== undefined).map((e) => redact(e.hint!)))]
+    throw new StepFailedError(`Step "${step.title}" failed: ${where}`, {hint: hints.length > 0 ? hints.join(' ') : undefined, runbook})
   }
 
   record.status = units.every((u) => u.status === 'skipped') ? 'skipped' : 'done'
@@ -192,6 +205,7 @@ async function runUnit(s: StepRun, unit: UnitRecord, output: (line: string) => v
   } catch (error) {
     unit.status = abort.signal.aborted ? 'interrupted' : 'failed'
     unit.error = redact(errorMessage(error))
+    unitErrors.set(unit, error)
     log.write(scope, `${unit.status}: ${unit.error}`)
     throw error
   } finally {
