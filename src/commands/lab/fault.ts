@@ -21,6 +21,7 @@ Proxmox faults apply to every API call; VM faults to the VMs named. --clear remo
     'agent-down': Flags.boolean({description: "The VMs' guest agent stops answering."}),
     'agent-up': Flags.boolean({description: "The VMs' guest agent answers again."}),
     'api-error-rate': Flags.string({description: 'Fraction (0–1) of Proxmox API calls that fail; 0 turns it off.'}),
+    'api-error-method': Flags.string({description: 'Only calls with this HTTP method fail (GET: reads only).', options: ['GET', 'POST', 'PUT', 'DELETE']}),
     'api-error-status': Flags.integer({description: 'HTTP status of the injected API errors.', default: 500}),
     'api-latency': Flags.string({description: 'Extra latency of every Proxmox API call, ms or MIN-MAX; 0 turns it off.'}),
     clear: Flags.boolean({description: 'Remove every fault (of the VMs named, or all).'}),
@@ -39,7 +40,7 @@ Proxmox faults apply to every API call; VM faults to the VMs named. --clear remo
     const f = this.flags
     const rate = f['api-error-rate'] === undefined ? undefined : Number(f['api-error-rate'])
     const result = await labFault(this.stateDir, {
-      agentDown: f['agent-down'], agentUp: f['agent-up'], apiErrorRate: rate, apiErrorStatus: f['api-error-status'], apiLatency: f['api-latency'], clear: f.clear,
+      agentDown: f['agent-down'], agentUp: f['agent-up'], apiErrorMethod: f['api-error-method'], apiErrorRate: rate, apiErrorStatus: f['api-error-status'], apiLatency: f['api-latency'], clear: f.clear,
       dropNextSsh: f['drop-next-ssh'], dropSsh: f['drop-ssh'], failTask: f['fail-task'], failTaskMessage: f['fail-task-message'], nodes: argv as string[], rebootDelay: f['reboot-delay'],
     })
     for (const [vmid, cut] of Object.entries(result.cutSessions)) this.log(`VM ${vmid}: cut ${cut} SSH session(s).`)

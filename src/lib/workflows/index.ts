@@ -8,7 +8,12 @@ import type {AnyWorkflow} from '../engine/types.js'
  * Every workflow kp knows, loaded lazily so a command pays only for its own. Later issues add
  * vm-seed, node-prepare, node-drain, bootstrap… here.
  */
-const builtIn: Record<string, () => Promise<AnyWorkflow>> = {}
+const builtIn: Record<string, () => Promise<AnyWorkflow>> = {
+  'vm-destroy': async () => (await import('./vm-ops/destroy.js')).vmDestroy,
+  'vm-rollback': async () => (await import('./vm-ops/rollback.js')).vmRollback,
+  'vm-seed': async () => (await import('./vm-seed/index.js')).vmSeed,
+  'vm-snapshot': async () => (await import('./vm-ops/snapshot.js')).vmSnapshot,
+}
 
 /**
  * Development and test hook: `KP_EXTRA_WORKFLOWS` lists ES modules (comma-separated paths) whose

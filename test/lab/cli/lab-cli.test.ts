@@ -6,7 +6,6 @@
  */
 import {existsSync, readFileSync, statSync} from 'node:fs'
 import {request} from 'node:https'
-import type {TLSSocket} from 'node:tls'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -15,6 +14,7 @@ import {labAlive} from '../../../src/lib/lab/host/lock.js'
 import {teardownLab} from '../../../src/lib/lab/host/index.js'
 import {mountsUnder, processesMentioning} from '../../../src/lib/lab/host/system.js'
 import {parseEnvelope, runKp, tempDir} from '../../helpers/cli.js'
+import {pveCall} from '../../helpers/pve.js'
 import {isRoot, sh, SshClient, until} from '../host/helpers.js'
 
 interface UpResult {
@@ -36,26 +36,10 @@ interface Api {
 
 if (!isRoot) console.warn('test/lab/cli/lab-cli.test.ts: skipped, the lab needs root')
 
-/** A PVE API client that trusts nothing but the pinned certificate fingerprint. */
+/** The PVE API as a plain client sees it: the token from the lab folder, the printed fingerprint pinned. */
 function api(up: UpResult, method: string, apiPath: string, params: Record<string, string | number> = {}): Promise<Api> {
   const secret = readFileSync(up.proxmox.tokenSecretFile, 'utf8').trim()
-  const form = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString()
-  const url = new URL(`/api2/json${apiPath}${method === 'GET' && form ? `?${form}` : ''}`, up.proxmox.endpoint)
-  return new Promise((resolve, reject) => {
-    const req = request(url, {headers: {Authorization: `PVEAPIToken=${up.proxmox.tokenId}=${secret}`, ...(method === 'GET' ? {} : {'Content-Type': 'application/x-www-form-urlencoded'})}, agent: false, method, rejectUnauthorized: false}, (res) => {
-      const seen = (res.socket as TLSSocket).getPeerCertificate().fingerprint256
-      if (seen !== up.proxmox.fingerprint) {
-        reject(new Error(`certificate ${seen} is not the pinned ${up.proxmox.fingerprint}`))
-        return
-      }
-
-      let body = ''
-      res.setEncoding('utf8').on('data', (d: string) => (body += d))
-      res.on('end', () => resolve({data: body ? (JSON.parse(body) as {data: unknown}).data : undefined, status: res.statusCode ?? 0, statusText: res.statusMessage ?? ''}))
-    })
-    req.on('error', reject)
-    req.end(method === 'GET' ? undefined : form)
-  })
+  return pveCall({endpoint: up.proxmox.endpoint, fingerprint: up.proxmox.fingerprint, secret, tokenId: up.proxmox.tokenId}, method, apiPath, params)
 }
 
 async function task(up: UpResult, method: string, apiPath: string, params: Record<string, string | number> = {}): Promise<void> {

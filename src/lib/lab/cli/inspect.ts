@@ -69,6 +69,7 @@ export interface FaultFlags {
   agentDown?: boolean
   agentUp?: boolean
   apiErrorRate?: number
+  apiErrorMethod?: string
   apiErrorStatus?: number
   apiLatency?: string
   clear?: boolean
@@ -100,7 +101,7 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
     api.latency = ms === 0 ? [] : [{ms}]
   }
 
-  if (flags.apiErrorRate !== undefined) api.errors = flags.apiErrorRate === 0 ? [] : [{rate: flags.apiErrorRate, status: flags.apiErrorStatus ?? 500}]
+  if (flags.apiErrorRate !== undefined) api.errors = flags.apiErrorRate === 0 ? [] : [{rate: flags.apiErrorRate, status: flags.apiErrorStatus ?? 500, ...(flags.apiErrorMethod ? {method: flags.apiErrorMethod.toUpperCase()} : {})}]
   if (flags.failTask !== undefined) api.failTasks = [...(api.failTasks ?? []), {message: flags.failTaskMessage ?? 'simulated failure (kp lab fault)', type: flags.failTask}]
   if (flags.clear || flags.apiLatency !== undefined || flags.apiErrorRate !== undefined || flags.failTask !== undefined) request.proxmox = api
 
