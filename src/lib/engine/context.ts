@@ -12,6 +12,7 @@ export interface RunContextInit<F, P extends Params> {
   onClose: (fn: () => Promise<void> | void) => void
   params: P
   signal: AbortSignal
+  stateDir?: string
 }
 
 export function makeRunContext<F, P extends Params>(init: RunContextInit<F, P>): RunContext<F, P> {
@@ -24,6 +25,7 @@ export function makeRunContext<F, P extends Params>(init: RunContextInit<F, P>):
     onClose: init.onClose,
     params: init.params,
     signal: init.signal,
+    stateDir: init.stateDir,
   }
 }
 

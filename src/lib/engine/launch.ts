@@ -43,7 +43,7 @@ export async function launch(lc: LaunchContext, req: LaunchRequest): Promise<Pla
     })
   }
 
-  const base = {config: loaded, configDir: loaded.dir, onClose: lc.onClose, params: req.params, workflow}
+  const base = {config: loaded, configDir: loaded.dir, onClose: lc.onClose, params: req.params, stateDir: lc.stateDir, workflow}
   if (lc.dryRun) {
     const plan = await planWorkflow(base)
     lc.log(formatPlan(plan, `${workflow.title} (${workflow.name})`))

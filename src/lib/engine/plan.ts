@@ -25,6 +25,7 @@ export interface PlanRequest {
   configDir?: string
   onClose: (fn: () => Promise<void> | void) => void
   params: Params
+  stateDir?: string
   workflow: AnyWorkflow
 }
 
@@ -36,7 +37,7 @@ export interface PlanRequest {
  */
 export async function planWorkflow(req: PlanRequest): Promise<Plan> {
   const log = new RunLog(undefined)
-  const run = makeRunContext({config: req.config, configDir: req.configDir, dryRun: true, facts: req.workflow.initialFacts() as Record<string, unknown>, log, onClose: req.onClose, params: req.params, signal: new AbortController().signal})
+  const run = makeRunContext({config: req.config, configDir: req.configDir, dryRun: true, facts: req.workflow.initialFacts() as Record<string, unknown>, log, onClose: req.onClose, params: req.params, signal: new AbortController().signal, stateDir: req.stateDir})
   const plan: Plan = {dryRun: true, steps: [], workflow: req.workflow.name}
   for (const step of req.workflow.steps) {
     const targets: Array<string | undefined> = step.targets ? await step.targets(run) : [undefined]

@@ -18,6 +18,8 @@ export interface RunContext<F = Record<string, unknown>, P extends Params = Para
   readonly params: P
   /** Aborted on Ctrl-C/SIGTERM: pass it into SSH sessions and child processes. */
   readonly signal: AbortSignal
+  /** kp's state dir: journals, locks, and the default known_hosts. */
+  readonly stateDir?: string
   /** Resources to close when the run ends (connections); last registered, first closed. */
   onClose(fn: () => Promise<void> | void): void
 }
