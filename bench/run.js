@@ -3,7 +3,7 @@
 // Start-up: wall time of `kp --version`, `kp --help` and `kp runs list` beside `node -e 0`,
 // and which heavy modules each one loaded (none is the goal).
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
@@ -57,13 +57,14 @@ for (const [name, args, probeArgs] of cases) {
 if (process.getuid?.() === 0 && process.env.KP_BENCH_LAB !== '0') {
   const cache = mkdtempSync(path.join(tmpdir(), 'kp-bench-cache-'))
   const labEnv = {...env, KP_LAB_CACHE_DIR: cache}
-  const lab = (args) => {
+  const kpJson = (args) => {
     const start = process.hrtime.bigint()
-    const r = spawnSync(process.execPath, [kp, 'lab', ...args, '--json'], {encoding: 'utf8', env: labEnv, maxBuffer: 1 << 26})
+    const r = spawnSync(process.execPath, [kp, ...args, '--json'], {encoding: 'utf8', env: labEnv, maxBuffer: 1 << 26})
     const seconds = Number(process.hrtime.bigint() - start) / 1e9
-    if (r.status !== 0) throw new Error(`kp lab ${args.join(' ')} failed: ${r.stdout}${r.stderr}`)
+    if (r.status !== 0) throw new Error(`kp ${args.join(' ')} failed: ${r.stdout}${r.stderr}`)
     return {result: JSON.parse(r.stdout).result, seconds}
   }
+  const lab = (args) => kpJson(['lab', ...args])
 
   console.log('\nkp lab (s)')
   try {
@@ -72,6 +73,21 @@ if (process.getuid?.() === 0 && process.env.KP_BENCH_LAB !== '0') {
       const down = lab(['down'])
       const phases = Object.entries(up.result.durations).map(([k, v]) => `${k} ${v}`).join(', ')
       console.log(`lab up ${label}`.padEnd(16), up.seconds.toFixed(1).padStart(8), `  (${phases}); lab down ${down.seconds.toFixed(1)}`)
+    }
+
+    // kp vm seed on a fresh lab of N nodes, every API call 50 ms slower (a Proxmox host across a
+    // WAN or a busy one): wall time, and API requests per VM from the fake's request log.
+    console.log('\nkp vm seed, 50 ms API latency')
+    for (const nodes of [1, 6]) {
+      const up = lab(['up', '--nodes', String(nodes)])
+      const config = up.result.config
+      const requestLog = path.join(up.result.dir, 'pve', 'proxmox-requests.jsonl')
+      lab(['fault', '--api-latency', '50'])
+      const before = existsSync(requestLog) ? readFileSync(requestLog, 'utf8').split('\n').filter(Boolean).length : 0
+      const seed = kpJson(['vm', 'seed', '--config', config])
+      const after = readFileSync(requestLog, 'utf8').split('\n').filter(Boolean).length
+      console.log(`${nodes} VM(s)`.padEnd(16), seed.seconds.toFixed(1).padStart(8), `  s; ${((after - before) / nodes).toFixed(0)} API requests per VM`)
+      lab(['down'])
     }
   } finally {
     spawnSync(process.execPath, [kp, 'lab', 'down'], {env: labEnv, stdio: 'ignore'})

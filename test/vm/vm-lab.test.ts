@@ -55,7 +55,7 @@ describe.skipIf(!isRoot)('kp vm against the lab', () => {
   }
 
   beforeAll(async () => {
-    const up = await runKp(['lab', 'up', '--nodes', '3', '--state-dir', state], {timeoutMs: 20 * 60_000})
+    const up = await runKp(['lab', 'up', '--nodes', '3', '--pve-nodes', '2', '--state-dir', state], {timeoutMs: 20 * 60_000})
     expect(up.code, up.stderr + up.stdout).toBe(0)
     token = readFileSync(path.join(lab, 'secrets', 'pve-token'), 'utf8').trim()
     ssh = new SshClient(lab, path.join(lab, 'ssh', 'id_ed25519'), 'debian')
@@ -170,6 +170,18 @@ describe.skipIf(!isRoot)('kp vm against the lab', () => {
       await sleep(20)
     }
 
+    // While kp works, no process on the machine has the token secret in its arguments.
+    for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+      let cmdline = ''
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      } catch {
+        continue // gone
+      }
+
+      expect(cmdline, `process ${pid}`).not.toContain(token)
+    }
+
     child.kill('SIGKILL')
     await done
     expect((await runKp(['lab', 'fault', '--clear', '--state-dir', state])).code).toBe(0)
@@ -179,6 +191,20 @@ describe.skipIf(!isRoot)('kp vm against the lab', () => {
     const clones = requests().filter((r) => r.method === 'POST' && r.route === '/nodes/{node}/qemu/{vmid}/clone' && r.params.newid === '205')
     expect(clones).toHaveLength(1)
     expect((await ssh.ok('10.77.0.15', 'hostname')).trim()).toBe('w4')
+  })
+
+  it('places a node on another Proxmox node (pveNode), cloning onto shared storage', async () => {
+    const placed = variant('placed', (doc) => {
+      ;(doc as unknown as {proxmox: Record<string, unknown>}).proxmox.storage = 'shared'
+      doc.nodes.push({ip: '10.77.0.17', name: 'w6', pveNode: 'pve2', role: 'worker', vmid: 207})
+    })
+    const seeded = await kp(['vm', 'seed', 'w6'], {config: placed})
+    expect(seeded.code, seeded.stderr + seeded.stdout).toBe(0)
+    const clone = requests().find((r) => r.route === '/nodes/{node}/qemu/{vmid}/clone' && r.params.newid === '207')
+    expect(clone?.params).toMatchObject({storage: 'shared', target: 'pve2'})
+    const rows = parseEnvelope<Array<{name: string; node: string}>>((await kp(['vm', 'list', '--json'], {config: placed})).stdout).result!
+    expect(rows.find((r) => r.name === 'w6')?.node).toBe('pve2')
+    expect((await ssh.ok('10.77.0.17', 'hostname')).trim()).toBe('w6')
   })
 
   it("a failing clone task: its exit status reaches the user with the runbook section", async () => {

@@ -9,11 +9,12 @@ export default class LabSupervise extends BaseCommand<typeof LabSupervise> {
   static flags = {
     cluster: Flags.string({default: 'lab', description: 'Cluster name the lab is for.'}),
     dir: Flags.string({description: 'The lab folder.', required: true}),
+    'pve-nodes': Flags.integer({default: 1, description: 'Proxmox nodes the simulated cluster has.'}),
   }
 
   async run(): Promise<void> {
     const {superviseLab} = await import('../../lib/lab/cli/supervisor.js')
-    await superviseLab(this.flags.dir, this.flags.cluster)
+    await superviseLab(this.flags.dir, this.flags.cluster, this.flags['pve-nodes'])
     // The servers it started keep this process alive until SIGTERM or POST /stop.
   }
 }

@@ -12,6 +12,7 @@ Needs root on a Linux machine you can spare (namespaces, overlay mounts, a bridg
     'control-planes': Flags.integer({default: 1, description: 'How many of the nodes in kp.yaml are control planes.'}),
     'kubernetes-version': Flags.string({default: '1.31.8', description: "Kubernetes version for kp.yaml; one the lab's repositories carry (1.30.13 … 1.32.5)."}),
     nodes: Flags.integer({default: 3, description: 'How many nodes kp.yaml describes (VMIDs 201…, IPs 10.77.0.11…).'}),
+    'pve-nodes': Flags.integer({default: 1, description: 'Proxmox nodes in the simulated cluster (pve, pve2…), to rehearse pveNode placement; cross-node clones need the shared storage "shared".'}),
   }
 
   async run(): Promise<LabUpResult> {
@@ -20,7 +21,7 @@ Needs root on a Linux machine you can spare (namespaces, overlay mounts, a bridg
     const result = await labUp(
       this.stateDir,
       {controlPlanes: this.flags['control-planes'], kubernetesVersion: this.flags['kubernetes-version'], nodes: this.flags.nodes},
-      {onPhase: (phase) => phase !== 'ready' && this.logToStderr(`  ${PHASE_TITLES[phase]}…`)},
+      {onPhase: (phase) => phase !== 'ready' && this.logToStderr(`  ${PHASE_TITLES[phase]}…`), pveNodes: this.flags['pve-nodes']},
     )
     this.log(result.alreadyUp ? `The lab is already up (supervisor ${result.supervisorPid}).` : 'The lab is up.')
     this.log(`

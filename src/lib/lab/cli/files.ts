@@ -12,6 +12,7 @@ export const LAB_TEMPLATE_VMID = 9000
 export const LAB_PVE_NODE = 'pve'
 export const LAB_PVE_PORT = 8006
 export const LAB_USER = 'debian'
+export const LAB_SHARED_STORAGE = 'shared'
 
 export function labPaths(dir: string) {
   return {

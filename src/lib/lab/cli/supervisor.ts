@@ -10,13 +10,18 @@ import {createServer, type IncomingMessage, type Server, type ServerResponse} fr
 import {createLabHost} from '../host/index.js'
 import {startFakeProxmox, type FakeProxmox} from '../proxmox/index.js'
 import type {FaultRequest, FaultResult, LabState} from './control.js'
-import {LAB_PVE_NODE, LAB_PVE_PORT, LAB_TEMPLATE_VMID, LAB_TOKEN_ID, labPaths} from './files.js'
+import {LAB_PVE_NODE, LAB_PVE_PORT, LAB_SHARED_STORAGE, LAB_TEMPLATE_VMID, LAB_TOKEN_ID, labPaths} from './files.js'
 import {LAB_HOST_IP} from './lab-config.js'
 import {type Phase, type SupervisorStatus, writeStatus} from './status.js'
 
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
 
-export async function superviseLab(dir: string, cluster: string): Promise<void> {
+/** Proxmox node names of a lab with `count` nodes: pve, pve2, pve3… */
+export function labPveNodes(count: number): string[] {
+  return Array.from({length: count}, (_, i) => (i === 0 ? LAB_PVE_NODE : `${LAB_PVE_NODE}${i + 1}`))
+}
+
+export async function superviseLab(dir: string, cluster: string, pveNodes = 1): Promise<void> {
   const paths = labPaths(dir)
   const status: SupervisorStatus = {cluster, durations: {}, phase: 'starting', pid: process.pid, startedAt: new Date().toISOString()}
   const save = () => writeStatus(paths.status, status)
@@ -64,10 +69,13 @@ export async function superviseLab(dir: string, cluster: string): Promise<void> 
         backend: lab.backend,
         certDir: paths.pveCerts,
         host: LAB_HOST_IP,
-        nodes: [LAB_PVE_NODE],
+        nodes: labPveNodes(pveNodes),
         port: LAB_PVE_PORT,
         stateFile: paths.pveState,
-        templates: [{name: 'debian-12-cloudinit', node: LAB_PVE_NODE, vmid: LAB_TEMPLATE_VMID}],
+        // Node-local storage, and a shared one (NFS-like) that clones to another Proxmox node need.
+        // The template lives on the shared one, as it must for cross-node clones.
+        storage: ['local-lvm', {content: 'images,rootdir', id: LAB_SHARED_STORAGE, shared: true, type: 'nfs'}],
+        templates: [{name: 'debian-12-cloudinit', node: LAB_PVE_NODE, storage: LAB_SHARED_STORAGE, vmid: LAB_TEMPLATE_VMID}],
         tokens: [{id: LAB_TOKEN_ID, secret}],
       }),
     )

@@ -39,7 +39,7 @@ export function labDir(stateDir: string): string {
   return path.join(stateDir, 'lab')
 }
 
-export async function labUp(stateDir: string, layout: LabLayout, options: {onPhase?: (phase: Phase) => void; timeoutMs?: number} = {}): Promise<LabUpResult> {
+export async function labUp(stateDir: string, layout: LabLayout, options: {onPhase?: (phase: Phase) => void; pveNodes?: number; timeoutMs?: number} = {}): Promise<LabUpResult> {
   const problem = layoutProblem(layout)
   if (problem) throw new UsageError(problem)
   preflight()
@@ -52,7 +52,9 @@ export async function labUp(stateDir: string, layout: LabLayout, options: {onPha
   mkdirSync(paths.dir, {mode: 0o700, recursive: true})
   ensureTokenSecret(paths)
   ensureSshKey(paths)
-  const pid = startSupervisor(paths)
+  const pveNodes = options.pveNodes ?? 1
+  if (!Number.isInteger(pveNodes) || pveNodes < 1 || pveNodes > 5) throw new UsageError('--pve-nodes must be 1 to 5')
+  const pid = startSupervisor(paths, pveNodes)
   const status = await follow(paths, pid, options.onPhase, options.timeoutMs ?? 30 * 60_000)
   writeLabConfig(paths, LAB_CLUSTER, layout, {apiUrl: status.apiUrl!, fingerprint: status.fingerprint!, repoBaseUrl: status.repoBaseUrl!})
   return result(paths, status, labNodes(layout), false)
@@ -65,11 +67,11 @@ async function configuredNodes(paths: LabPaths): Promise<LabUpResult['nodes']> {
   return config.nodes.map((n) => ({ip: n.ip, name: n.name, role: n.role, vmid: n.vmid}))
 }
 
-function startSupervisor(paths: LabPaths): number {
+function startSupervisor(paths: LabPaths, pveNodes: number): number {
   const out = openSync(paths.log, 'a')
   try {
     // Detached in its own session, so the shell's Ctrl-C or hang-up after `kp lab up` leaves it running.
-    const child = spawn(process.execPath, [path.join(packageRoot(), 'bin', 'run.js'), 'lab', 'supervise', '--dir', paths.dir, '--cluster', LAB_CLUSTER], {
+    const child = spawn(process.execPath, [path.join(packageRoot(), 'bin', 'run.js'), 'lab', 'supervise', '--dir', paths.dir, '--cluster', LAB_CLUSTER, '--pve-nodes', String(pveNodes)], {
       detached: true,
       env: {...process.env, NO_COLOR: '1'},
       stdio: ['ignore', out, out],
@@ -124,9 +126,9 @@ function result(paths: LabPaths, status: SupervisorStatus, nodes: LabUpResult['n
     log: paths.log,
     next: [
       `export KP_CONFIG=${paths.config}`,
-      'kp config validate',
+      'kp vm seed',
+      `ssh -i ${paths.sshKey} -o UserKnownHostsFile=${paths.knownHosts} -o StrictHostKeyChecking=yes debian@${first.ip} hostname`,
       'kp lab status',
-      `ssh -i ${paths.sshKey} -o UserKnownHostsFile=${paths.knownHosts} debian@${first.ip}   # once the VMs are seeded`,
       'kp lab down',
     ],
     nodes,
