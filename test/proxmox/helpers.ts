@@ -6,27 +6,15 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
+import {FAST_TASKS} from '../lab/proxmox/helpers.js'
 import {type FakeProxmox, type FakeProxmoxOptions, MemoryBackend, startFakeProxmox} from '../../src/lib/lab/proxmox/index.js'
 import {type ConnectOptions, connectProxmox, type PveConnection} from '../../src/lib/proxmox/client.js'
 
 export const TOKEN = {id: 'kp@pve!automation', secret: '5f3b9c1e-8a6d-4f0b-9d2e-7c4a1b3e6f80'}
 export const NODE = 'pve1'
 export const TEMPLATE = 9000
-export const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq2m3bVJ7nXz1Tq4vS0o8k0lqkJ3nV6m8p2yQ3t9Hc1 ops@laptop'
-
-const FAST_TASKS = {
-  qmclone: 40,
-  qmconfig: 5,
-  qmdelsnapshot: 5,
-  qmdestroy: 5,
-  qmreboot: 5,
-  qmrollback: 5,
-  qmshutdown: 5,
-  qmsnapshot: 5,
-  qmstart: 5,
-  qmstop: 5,
-  resize: 5,
-}
+// The fake's own test fixtures: the same key and fast task durations.
+export {SSH_KEY} from '../lab/proxmox/helpers.js'
 
 export interface Lab {
   backend: MemoryBackend
