@@ -88,10 +88,10 @@ describe('kp lab fault flags', () => {
     expect(buildFaultRequest(state, {dropSsh: true, nodes: ['w1']})).toEqual({dropSsh: [202], vms: {202: {}}})
   })
 
-  it('clears everything: API faults and every VM', () => {
+  it('clears everything: API faults and every VM that has faults', () => {
     expect(buildFaultRequest(state, {clear: true, nodes: []})).toEqual({
       proxmox: {},
-      vms: {201: {agentSilent: false, rebootDelaySeconds: undefined}, 202: {agentSilent: false, rebootDelaySeconds: undefined}},
+      vms: {201: {agentSilent: false, rebootDelaySeconds: undefined}},
     })
   })
 

@@ -105,7 +105,8 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
   if (flags.failTask !== undefined) api.failTasks = [...(api.failTasks ?? []), {message: flags.failTaskMessage ?? 'simulated failure (kp lab fault)', type: flags.failTask}]
   if (flags.clear || flags.apiLatency !== undefined || flags.apiErrorRate !== undefined || flags.failTask !== undefined) request.proxmox = api
 
-  const targets = flags.clear && flags.nodes.length === 0 ? current.vms.filter((v) => !v.template) : flags.nodes.map((ref) => resolveVm(current.vms, ref))
+  // --clear alone touches only VMs that have faults: a VM still being cloned has no disk to write to.
+  const targets = flags.clear && flags.nodes.length === 0 ? current.vms.filter((v) => !v.template && Object.keys(v.faults).length > 0) : flags.nodes.map((ref) => resolveVm(current.vms, ref))
   const vms: Record<string, VmFaultsInput> = {}
   for (const vm of targets) {
     const faults: VmFaultsInput = flags.clear ? {agentSilent: false, rebootDelaySeconds: undefined} : {}
