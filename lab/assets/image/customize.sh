@@ -25,6 +25,8 @@ stub sysctl /sbin/sysctl
 stub kmod /sbin/modprobe
 stub kmod /sbin/rmmod
 stub kmod /bin/lsmod
+# kmod ships lsmod twice: /bin/lsmod for users, /sbin/lsmod on root's (and sudo's) PATH.
+stub kmod /sbin/lsmod
 stub swap /sbin/swapon
 stub swap /sbin/swapoff
 stub power /sbin/reboot

@@ -185,7 +185,7 @@ describe.skipIf(!isRoot)('lab host', () => {
 
       // dpkg-divert keeps the stubs when the real packages arrive.
       await client.ok(VM1.ip, `${apt('install kmod')} && ${apt('install --reinstall procps mount')}`)
-      for (const [command, stub] of [['/usr/sbin/modprobe', 'kmod'], ['/usr/sbin/sysctl', 'sysctl'], ['/usr/sbin/swapoff', 'swap'], ['/usr/bin/systemctl', 'systemctl']]) {
+      for (const [command, stub] of [['/usr/sbin/modprobe', 'kmod'], ['/usr/sbin/lsmod', 'kmod'], ['/usr/bin/lsmod', 'kmod'], ['/usr/sbin/sysctl', 'sysctl'], ['/usr/sbin/swapoff', 'swap'], ['/usr/bin/systemctl', 'systemctl']]) {
         expect((await client.ok(VM1.ip, `readlink -f ${command}`)).trim()).toBe(`/usr/lib/kp-lab/stubs/${stub}`)
       }
 
