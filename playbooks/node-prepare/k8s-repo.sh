@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# kp playbook: the apt repository of one Kubernetes minor (pkgs.k8s.io has one repository per
+# minor), with its signing key in a keyring that only this repository trusts (signed-by).
+# Usage: k8s-repo.sh check|apply REPO_URL KEY_URL
+set -euo pipefail
+
+# An earlier run cut off mid-way (kp killed, SSH dropped) can leave apt-get or dpkg running on
+# the node: wait for it instead of failing on apt's lock.
+apt_get() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    pgrep -x apt-get >/dev/null || pgrep -x dpkg >/dev/null || pgrep -x apt >/dev/null || break
+    sleep 1
+  done
+  apt-get "$1" -o DPkg::Lock::Timeout=600 "${@:2}"
+}
+
+readonly ME=k8s-repo.sh
+readonly KP_ROOT=${KP_ROOT:-}
+mode=${1:-}
+changed=0
+
+die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 2; }
+
+# Reports one change: what apply did, or what check would do.
+say() {
+  changed=1
+  if [[ $mode == check ]]; then printf 'would %s\n' "$1"; else printf '%s\n' "$1"; fi
+}
+
+applying() { [[ $mode == apply ]]; }
+
+# check exits 10 when something would change; apply ends with the marker kp parses.
+finish() {
+  if [[ $mode == check ]]; then
+    ((changed)) && exit 10
+    exit 0
+  fi
+  printf 'KP_CHANGED=%d\n' "$changed"
+}
+
+# Whether FILE holds exactly CONTENT plus a final newline.
+same_content() { [[ -f $1 ]] && cmp -s "$1" <(printf '%s\n' "$2"); }
+
+# Writes CONTENT to FILE with PERM through a temp file beside it: readers never see half a file.
+put_file() {
+  local file=$1 content=$2 perm=$3 tmp
+  mkdir -p "${file%/*}"
+  tmp=$(mktemp "$file.kp.XXXXXX")
+  printf '%s\n' "$content" >"$tmp"
+  chmod "$perm" "$tmp"
+  mv -f "$tmp" "$file"
+}
+
+# ensure_file FILE CONTENT PERM: write only when the content differs (the path in messages is the node's).
+ensure_file() {
+  same_content "$1" "$2" && return 0
+  if applying; then put_file "$1" "$2" "$3"; fi
+  say "write ${1#"$KP_ROOT"}"
+}
+
+readonly KEYRINGS=/etc/apt/keyrings
+readonly KEYRING=$KEYRINGS/kubernetes-apt-keyring.gpg
+readonly LIST=/etc/apt/sources.list.d/kubernetes.list
+export DEBIAN_FRONTEND=noninteractive
+
+validate() {
+  case $mode in
+    check | apply) ;;
+    *) die "usage: $ME check|apply REPO_URL KEY_URL (got mode '${mode}')" ;;
+  esac
+  [[ $repo =~ ^https?://[^[:space:]\"\'\\]+/$ ]] || die "REPO_URL must be an http(s) URL ending in /: '$repo'"
+  [[ $key_url =~ ^https?://[^[:space:]\"\'\\]+$ ]] || die "KEY_URL must be an http(s) URL: '$key_url'"
+}
+
+# ensure_mode PATH PERM: chmod when the permission bits differ.
+ensure_mode() {
+  [[ $(stat -c %a "$KP_ROOT$1") == "${2#0}" ]] && return 0
+  if applying; then chmod "$2" "$KP_ROOT$1"; fi
+  say "chmod $2 $1"
+}
+
+ensure_keyrings_dir() {
+  if [[ ! -d $KP_ROOT$KEYRINGS ]]; then
+    if applying; then install -d -m 0755 "$KP_ROOT$KEYRINGS"; fi
+    say "create $KEYRINGS (0755)"
+    return 0
+  fi
+  ensure_mode "$KEYRINGS" 0755
+}
+
+# Downloads and dearmors the key into a temp file even in check mode (reading the network changes
+# nothing on the node): whether the key changed is only known by comparing.
+ensure_keyring() {
+  local work new
+  work=$(mktemp -d)
+  # shellcheck disable=SC2064 # expand now: the trap must remove this very directory
+  trap "rm -rf '$work'" EXIT
+  new=$work/key.gpg
+  # A throw-away GNUPGHOME: dearmoring needs no keyring, and nothing is left in /root/.gnupg.
+  mkdir -m 0700 "$work/gnupg"
+  curl -fsSL "$key_url" | GNUPGHOME=$work/gnupg gpg --batch --yes --dearmor >"$new" ||
+    die "cannot download or dearmor the key from $key_url"
+  [[ -s $new ]] || die "the key from $key_url is empty"
+  if [[ -f $KP_ROOT$KEYRING ]] && cmp -s "$new" "$KP_ROOT$KEYRING"; then
+    ensure_mode "$KEYRING" 0644
+    return 0
+  fi
+  if applying; then install -m 0644 "$new" "$KP_ROOT$KEYRING"; fi
+  say "write $KEYRING from $key_url"
+  repo_changed=1
+}
+
+ensure_list() {
+  local want="deb [signed-by=$KEYRING] $repo /"
+  same_content "$KP_ROOT$LIST" "$want" && return 0
+  # Writing replaces a list of another minor: one kubernetes.list, one minor.
+  ensure_file "$KP_ROOT$LIST" "$want" 0644
+  repo_changed=1
+}
+
+ensure_lists_updated() {
+  ((repo_changed)) || return 0
+  if applying; then apt_get update >&2; fi
+  say "update the package lists (apt-get update)"
+}
+
+repo=${2:-}
+key_url=${3:-}
+repo_changed=0
+validate
+ensure_keyrings_dir
+ensure_keyring
+ensure_list
+ensure_lists_updated
+finish
