@@ -9,6 +9,7 @@ import type {AnyWorkflow} from '../engine/types.js'
  * vm-seed, node-prepare, node-drain, bootstrap… here.
  */
 const builtIn: Record<string, () => Promise<AnyWorkflow>> = {
+  'node-prepare': async () => (await import('./node-prepare/index.js')).nodePrepare,
   'vm-destroy': async () => (await import('./vm-ops/destroy.js')).vmDestroy,
   'vm-rollback': async () => (await import('./vm-ops/rollback.js')).vmRollback,
   'vm-seed': async () => (await import('./vm-seed/index.js')).vmSeed,

@@ -1,0 +1,57 @@
+/**
+ * Runs a playbook of playbooks/node-prepare/ on a node: `sudo -n bash -s -- MODE ARGS…` with the
+ * script on stdin, so nothing is left on the node and kp's version of the script is what runs.
+ * The contract (playbooks/node-prepare/README.md): `check` exits 0 when in place, 10 with one line per change
+ * it would make; `apply` guards before it acts and ends with `KP_CHANGED=0|1`.
+ */
+import {readFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {ExitCode, KpError} from '../../errors.js'
+import {packageRoot} from '../../package-root.js'
+import type {SshSession} from '../../ssh/types.js'
+
+const cache = new Map<string, string>()
+
+function script(name: string): string {
+  let text = cache.get(name)
+  if (text === undefined) {
+    text = readFileSync(path.join(packageRoot(), 'playbooks', 'node-prepare', `${name}.sh`), 'utf8')
+    cache.set(name, text)
+  }
+
+  return text
+}
+
+export const CHECK_NEEDS_CHANGE = 10
+
+function failure(session: SshSession, name: string, code: number, stderr: string, stdout: string): KpError {
+  const tail = (stderr.trim() || stdout.trim()).split('\n').slice(-8).join('\n')
+  return new KpError('ssh', ExitCode.stepFailed, `${session.target.name}: playbook ${name}.sh exited ${code}${tail ? `:\n${tail}` : ''}`, {
+    hint: `run it by hand to see more: kp ssh ${session.target.name} -- sudo bash -s -- check … < playbooks/node-prepare/${name}.sh`,
+  })
+}
+
+/** Runs a playbook with no mode (facts.sh, verify.sh). */
+export async function runPlaybook(session: SshSession, name: string, args: readonly string[], signal?: AbortSignal): Promise<{code: number; stdout: string}> {
+  const result = await session.exec(['bash', '-s', '--', ...args], {allowFailure: true, input: script(name), signal, sudo: true})
+  return {code: result.code, stdout: result.stdout}
+}
+
+/** `check`: undefined when the node is as wanted, else the lines saying what would change. */
+export async function checkPlaybook(session: SshSession, name: string, args: readonly string[], signal?: AbortSignal): Promise<string[] | undefined> {
+  const result = await session.exec(['bash', '-s', '--', 'check', ...args], {allowFailure: true, input: script(name), signal, sudo: true})
+  if (result.code === 0) return undefined
+  if (result.code === CHECK_NEEDS_CHANGE) return result.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
+  throw failure(session, name, result.code, result.stderr, result.stdout)
+}
+
+/** `apply`: whether it changed anything, and the lines saying what it did. */
+export async function applyPlaybook(session: SshSession, name: string, args: readonly string[], signal?: AbortSignal): Promise<{changed: boolean; lines: string[]}> {
+  const result = await session.exec(['bash', '-s', '--', 'apply', ...args], {allowFailure: true, input: script(name), signal, sudo: true})
+  if (result.code !== 0) throw failure(session, name, result.code, result.stderr, result.stdout)
+  const lines = result.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
+  const marker = lines.at(-1)
+  if (marker !== 'KP_CHANGED=0' && marker !== 'KP_CHANGED=1') throw failure(session, name, result.code, 'the playbook did not end with KP_CHANGED=0|1', result.stdout)
+  return {changed: marker === 'KP_CHANGED=1', lines: lines.slice(0, -1)}
+}
