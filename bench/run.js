@@ -89,6 +89,22 @@ if (process.getuid?.() === 0 && process.env.KP_BENCH_LAB !== '0') {
       console.log(`${nodes} VM(s)`.padEnd(16), seed.seconds.toFixed(1).padStart(8), `  s; ${((after - before) / nodes).toFixed(0)} API requests per VM`)
       lab(['down'])
     }
+
+    // kp node prepare on freshly seeded VMs, the lab's apt cache warm (a first, unreported run
+    // fills it): wall time for 1 and 6 nodes, and their ratio (1.0 would be perfectly parallel).
+    console.log('\nkp node prepare, apt cache warm')
+    const prepared = {}
+    for (const [nodes, report] of [[1, false], [1, true], [6, true]]) {
+      const up = lab(['up', '--nodes', String(nodes)])
+      kpJson(['vm', 'seed', '--config', up.result.config])
+      const prepare = kpJson(['node', 'prepare', '--config', up.result.config])
+      lab(['down'])
+      if (!report) continue
+      prepared[nodes] = prepare.seconds
+      console.log(`${nodes} node(s)`.padEnd(16), prepare.seconds.toFixed(1).padStart(8), '  s')
+    }
+
+    console.log('6 / 1'.padEnd(16), (prepared[6] / prepared[1]).toFixed(2).padStart(8))
   } finally {
     spawnSync(process.execPath, [kp, 'lab', 'down'], {env: labEnv, stdio: 'ignore'})
     rmSync(cache, {force: true, recursive: true})

@@ -88,6 +88,24 @@ nodes:
     expect((await kp(['cp1', '--', 'echo $((40 + 2)) | tr 4 X'])).stdout).toBe('X2\n')
   })
 
+  it('opens an interactive shell on a terminal (a pty from script(1)) and exits with it', () => {
+    // The typed line echoes back as typed; only the remote shell turns $((6 * 7)) into 42.
+    const typed = "(sleep 2; echo 'echo marker-$((6 * 7))'; sleep 1; echo 'exit 4'; sleep 1)"
+    const command = [process.execPath, kpBin, 'ssh', '-c', config, '--state-dir', path.join(dir, 'state'), 'cp1'].map((w) => `'${w}'`).join(' ')
+    let out = ''
+    let code = 0
+    try {
+      out = execFileSync('sh', ['-c', `${typed} | script -qec "${command}" /dev/null`], {encoding: 'utf8', env: kpEnv({HOME: dir}), timeout: 30_000})
+    } catch (error) {
+      const e = error as {status: number; stdout: string}
+      code = e.status
+      out = e.stdout
+    }
+
+    expect(out).toContain('marker-42')
+    expect(code).toBe(4)
+  })
+
   it('returns the output in the JSON envelope with --json', async () => {
     const {code, stdout} = await kp(['cp1', '--json', '--', 'sh', '-c', 'echo hi; exit 5'])
     expect(code).toBe(5)
