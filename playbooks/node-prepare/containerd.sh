@@ -14,7 +14,8 @@ apt_get() {
     pgrep -x apt-get >/dev/null || pgrep -x dpkg >/dev/null || pgrep -x apt >/dev/null || break
     sleep 1
   done
-  apt-get "$1" -o DPkg::Lock::Timeout=600 "${@:2}"
+  # A stalled mirror or proxy is retried rather than waited on forever.
+  apt-get "$1" -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=60 "${@:2}"
 }
 
 readonly ME=containerd.sh

@@ -30,7 +30,7 @@ describe('k8s-repo.sh', () => {
     expect(list).toBe(expectedGolden('kubernetes.list', list))
     expect(sb.read(KEYRING)).toMatch(/^dearmored:/)
     expect([mode('etc/apt/keyrings'), mode(KEYRING)]).toEqual(['755', '644'])
-    expect(sb.calls().filter((c) => c.startsWith('apt-get'))).toEqual(['apt-get update -o DPkg::Lock::Timeout=600'])
+    expect(sb.calls().filter((c) => c.startsWith('apt-get'))).toEqual(['apt-get update -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=60'])
     expect(sb.calls()).toContain(`curl -fsSL ${KEY}`)
   })
 
@@ -99,7 +99,7 @@ describe('k8s-packages.sh', () => {
     ])
     const installs = sb.calls().filter((c) => c.startsWith('apt-get install'))
     expect(installs).toEqual([
-      'apt-get install -o DPkg::Lock::Timeout=600 -y -o Dpkg::Options::=--force-confold --allow-change-held-packages --allow-downgrades kubelet=1.31.8-1.1 kubeadm=1.31.8-1.1 kubectl=1.31.8-1.1 cri-tools=1.31.1-1.1',
+      'apt-get install -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=60 -y -o Dpkg::Options::=--force-confold --allow-change-held-packages --allow-downgrades kubelet=1.31.8-1.1 kubeadm=1.31.8-1.1 kubectl=1.31.8-1.1 cri-tools=1.31.1-1.1',
     ])
   })
 
@@ -132,7 +132,7 @@ describe('k8s-packages.sh', () => {
     const result = sb.run('k8s-packages.sh', ['apply', '1.31.10'])
 
     expect(result.code, result.stderr).toBe(0)
-    expect(sb.calls().filter((c) => c === 'apt-get update -o DPkg::Lock::Timeout=600')).toHaveLength(1)
+    expect(sb.calls().filter((c) => c === 'apt-get update -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=60')).toHaveLength(1)
   })
 
   it('fails clearly in apply when the repository does not have the version', () => {

@@ -65,8 +65,8 @@ describe('containerd.sh check|apply', () => {
     ])
     expect(sb.read('etc/containerd/config.toml')).toBe(readFileSync(golden('containerd-config.toml'), 'utf8'))
     const calls = sb.calls()
-    expect(calls).toContain('apt-get update -o DPkg::Lock::Timeout=600')
-    expect(calls).toContain('apt-get install -o DPkg::Lock::Timeout=600 -y -o Dpkg::Options::=--force-confold containerd')
+    expect(calls).toContain('apt-get update -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=60')
+    expect(calls).toContain('apt-get install -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=60 -y -o Dpkg::Options::=--force-confold containerd')
     expect(calls.filter((c) => c === 'systemctl restart containerd')).toHaveLength(1)
 
     sb.clearCalls()
@@ -79,7 +79,7 @@ describe('containerd.sh check|apply', () => {
     sb.setState('repo/containerd', '1.6.20~ds1-1+b1\n')
 
     expect(sb.run('containerd.sh', ['apply', PAUSE]).lines).toContain('install package containerd')
-    expect(sb.calls().filter((c) => c.startsWith('apt-get'))).toEqual(['apt-get install -o DPkg::Lock::Timeout=600 -y -o Dpkg::Options::=--force-confold containerd'])
+    expect(sb.calls().filter((c) => c.startsWith('apt-get'))).toEqual(['apt-get install -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=60 -y -o Dpkg::Options::=--force-confold containerd'])
   })
 
   it('on an installed but stopped containerd with the Debian config: configures, enables, restarts', () => {

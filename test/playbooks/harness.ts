@@ -87,6 +87,9 @@ want=install; [[ -e $S/held/$pkg ]] && want=hold
 out=\${fmt//'\${Status}'/$want ok installed}
 printf '%s' "\${out//'\${Version}'/$(<"$S/dpkg/$pkg")}"`,
   dpkg: `[[ "$*" == "--print-architecture" ]] && echo amd64`,
+  // No apt or dpkg of an earlier run is still busy on the sandboxed node (the host's own
+  // processes, lab VMs' included, must not count).
+  pgrep: `exit 1`,
   'apt-mark': `case $1 in
   showhold) for h in "$S"/held/*; do [[ -e $h ]] && echo "\${h##*/}"; done; exit 0 ;;
   hold) shift; mkdir -p "$S/held"; for p in "$@"; do : >"$S/held/$p"; echo "$p set on hold."; done ;;

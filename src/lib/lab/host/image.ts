@@ -20,7 +20,7 @@ import {IMAGE_TOOLS, preflight} from './preflight.js'
 import {removeTree} from './system.js'
 
 /** Bump when the build steps below change in a way the assets' hash does not show. */
-export const IMAGE_RECIPE_VERSION = 1
+export const IMAGE_RECIPE_VERSION = 2
 
 export const IMAGE_SUITE = 'bookworm'
 
@@ -94,6 +94,9 @@ export function aptProxyConf(options: ResolvedLabOptions): string {
     '// kp lab: Debian packages come through the lab host\'s apt-cacher-ng (the VMs have no other way out).',
     `Acquire::http::Proxy "${aptProxyUrl(options)}/";`,
     `Acquire::http::Proxy::${options.network.hostIp} "DIRECT";`,
+    '// No pipelining through the proxy: with several VMs revalidating the same index at once,',
+    '// apt-cacher-ng closed a pipelined connection and apt waited forever in CLOSE-WAIT.',
+    'Acquire::http::Pipeline-Depth "0";',
     '',
   ].join('\n')
 }
