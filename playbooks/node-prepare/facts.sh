@@ -5,11 +5,15 @@
 # Usage: facts.sh   (no mode: it never changes anything)
 set -euo pipefail
 
-readonly ME=facts.sh
-readonly KP_ROOT=${KP_ROOT:-}
-readonly PACKAGES=(containerd kubelet kubeadm kubectl cri-tools)
+# The shared helpers: kp sends lib.sh ahead of this script on stdin; run from its file, it
+# sits beside it.
+if ! declare -F die >/dev/null; then
+  # shellcheck source=SCRIPTDIR/lib.sh
+  source "${BASH_SOURCE[0]%/*}/lib.sh"
+fi
 
-die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 2; }
+readonly ME=facts.sh
+readonly PACKAGES=(containerd kubelet kubeadm kubectl cri-tools)
 
 # Sets REPLY to $1 as a JSON string literal (no jq on the node).
 json_str() {

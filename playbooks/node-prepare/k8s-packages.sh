@@ -5,41 +5,15 @@
 # Usage: k8s-packages.sh check|apply VERSION   (VERSION like 1.31.8)
 set -euo pipefail
 
-# An earlier run cut off mid-way (kp killed, SSH dropped) can leave apt-get or dpkg running on
-# the node: wait for it instead of failing on apt's lock.
-apt_get() {
-  local i
-  for ((i = 0; i < 600; i++)); do
-    pgrep -x apt-get >/dev/null || pgrep -x dpkg >/dev/null || pgrep -x apt >/dev/null || break
-    sleep 1
-  done
-  # A stalled mirror or proxy is retried rather than waited on forever.
-  apt-get "$1" -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=60 "${@:2}"
-}
+# The shared helpers: kp sends lib.sh ahead of this script on stdin; run from its file, it
+# sits beside it.
+if ! declare -F die >/dev/null; then
+  # shellcheck source=SCRIPTDIR/lib.sh
+  source "${BASH_SOURCE[0]%/*}/lib.sh"
+fi
 
 readonly ME=k8s-packages.sh
-readonly KP_ROOT=${KP_ROOT:-}
 mode=${1:-}
-changed=0
-
-die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 2; }
-
-# Reports one change: what apply did, or what check would do.
-say() {
-  changed=1
-  if [[ $mode == check ]]; then printf 'would %s\n' "$1"; else printf '%s\n' "$1"; fi
-}
-
-applying() { [[ $mode == apply ]]; }
-
-# check exits 10 when something would change; apply ends with the marker kp parses.
-finish() {
-  if [[ $mode == check ]]; then
-    ((changed)) && exit 10
-    exit 0
-  fi
-  printf 'KP_CHANGED=%d\n' "$changed"
-}
 
 readonly ALL=(kubelet kubeadm kubectl cri-tools)
 export DEBIAN_FRONTEND=noninteractive

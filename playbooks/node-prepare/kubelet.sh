@@ -4,29 +4,15 @@
 # Usage: kubelet.sh check|apply
 set -euo pipefail
 
+# The shared helpers: kp sends lib.sh ahead of this script on stdin; run from its file, it
+# sits beside it.
+if ! declare -F die >/dev/null; then
+  # shellcheck source=SCRIPTDIR/lib.sh
+  source "${BASH_SOURCE[0]%/*}/lib.sh"
+fi
+
 readonly ME=kubelet.sh
-readonly KP_ROOT=${KP_ROOT:-}
 mode=${1:-}
-changed=0
-
-die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 2; }
-
-# Reports one change: what apply did, or what check would do.
-say() {
-  changed=1
-  if [[ $mode == check ]]; then printf 'would %s\n' "$1"; else printf '%s\n' "$1"; fi
-}
-
-applying() { [[ $mode == apply ]]; }
-
-# check exits 10 when something would change; apply ends with the marker kp parses.
-finish() {
-  if [[ $mode == check ]]; then
-    ((changed)) && exit 10
-    exit 0
-  fi
-  printf 'KP_CHANGED=%d\n' "$changed"
-}
 
 case $mode in
   check | apply) ;;

@@ -4,30 +4,16 @@
 # Usage: swap.sh check|apply   (run as root; paths under ${KP_ROOT:-} so tests can use a temp root)
 set -euo pipefail
 
+# The shared helpers: kp sends lib.sh ahead of this script on stdin; run from its file, it
+# sits beside it.
+if ! declare -F die >/dev/null; then
+  # shellcheck source=SCRIPTDIR/lib.sh
+  source "${BASH_SOURCE[0]%/*}/lib.sh"
+fi
+
 readonly ME=swap.sh
-readonly KP_ROOT=${KP_ROOT:-}
 readonly FSTAB=$KP_ROOT/etc/fstab
 mode=${1:-}
-changed=0
-
-die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 2; }
-
-# Reports one change: what apply did, or what check would do.
-say() {
-  changed=1
-  if [[ $mode == check ]]; then printf 'would %s\n' "$1"; else printf '%s\n' "$1"; fi
-}
-
-applying() { [[ $mode == apply ]]; }
-
-# check exits 10 when something would change; apply ends with the marker kp parses.
-finish() {
-  if [[ $mode == check ]]; then
-    ((changed)) && exit 10
-    exit 0
-  fi
-  printf 'KP_CHANGED=%d\n' "$changed"
-}
 
 # Prints the fstab lines that would turn swap on at boot (not commented out, type swap).
 active_fstab_swaps() {

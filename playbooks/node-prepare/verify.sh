@@ -5,12 +5,16 @@
 # shellcheck disable=SC2317 # the check functions are called through expect()
 set -euo pipefail
 
+# The shared helpers: kp sends lib.sh ahead of this script on stdin; run from its file, it
+# sits beside it.
+if ! declare -F die >/dev/null; then
+  # shellcheck source=SCRIPTDIR/lib.sh
+  source "${BASH_SOURCE[0]%/*}/lib.sh"
+fi
+
 readonly ME=verify.sh
-readonly KP_ROOT=${KP_ROOT:-}
 readonly CONTAINERD_CONF=$KP_ROOT/etc/containerd/config.toml
 failed=0
-
-die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 2; }
 
 # expect DESCRIPTION COMMAND...: runs a read-only test and prints its verdict.
 expect() {

@@ -157,12 +157,12 @@ export class Sandbox {
     this.setState('release.key', readFileSync(fixture('release-key.asc'), 'utf8'))
   }
 
-  /** Runs `bash -s -- ARGS…` with the playbook on stdin, as kp does over SSH. */
+  /** Runs `bash -s -- ARGS…` with lib.sh and the playbook on stdin, as kp does over SSH. */
   run(script: string, args: string[] = []): RunResult {
     const result = spawnSync('bash', ['-s', '--', ...args], {
       encoding: 'utf8',
       env: this.env(),
-      input: readFileSync(path.join(playbookDir, script), 'utf8'),
+      input: `${readFileSync(path.join(playbookDir, 'lib.sh'), 'utf8')}\n${readFileSync(path.join(playbookDir, script), 'utf8')}`,
     })
     return toResult(result)
   }

@@ -13,10 +13,12 @@ import type {SshSession} from '../../ssh/types.js'
 
 const cache = new Map<string, string>()
 
+/** lib.sh (the helpers the playbooks share) followed by the playbook: one stdin for `bash -s`. */
 function script(name: string): string {
   let text = cache.get(name)
   if (text === undefined) {
-    text = readFileSync(path.join(packageRoot(), 'playbooks', 'node-prepare', `${name}.sh`), 'utf8')
+    const read = (file: string) => readFileSync(path.join(packageRoot(), 'playbooks', 'node-prepare', file), 'utf8')
+    text = `${read('lib.sh')}\n${read(`${name}.sh`)}`
     cache.set(name, text)
   }
 
