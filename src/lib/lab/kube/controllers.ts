@@ -1,0 +1,307 @@
+/**
+ * The control loops of a tiny cluster, run on a timer: node lifecycle (Ready condition from the
+ * kubelet heartbeat, the unschedulable taint), kubelets (start bound pods, keep mirror pods of static
+ * pods, finish graceful deletions), garbage collection of orphaned dependents and of pods on deleted nodes, Deployments → one
+ * ReplicaSet, ReplicaSets → pods, DaemonSets → one pod per eligible node, a round-robin scheduler,
+ * and the disruption controller (PDB status).
+ */
+import {createHash, randomUUID} from 'node:crypto'
+
+import {type Cluster, DAEMONSETS, DEPLOYMENTS, NODES, PODS, randomSuffix, REPLICASETS} from './cluster.js'
+import {podReady} from './pdb.js'
+import {fromLabelSelector, matchesLabels} from './selectors.js'
+import type {Condition, DaemonSet, Deployment, KubeObject, Node, OwnerReference, Pod, PodTemplate, ReplicaSet, Taint, Toleration} from './types.js'
+import {timestamp} from './types.js'
+
+export const UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable'
+export const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror'
+
+/** Taints every DaemonSet pod tolerates (pkg/controller/daemon/util AddOrUpdateDaemonPodTolerations). */
+const DAEMON_TOLERATIONS: Toleration[] = [
+  {effect: 'NoExecute', key: 'node.kubernetes.io/not-ready', operator: 'Exists'},
+  {effect: 'NoExecute', key: 'node.kubernetes.io/unreachable', operator: 'Exists'},
+  {effect: 'NoSchedule', key: 'node.kubernetes.io/disk-pressure', operator: 'Exists'},
+  {effect: 'NoSchedule', key: 'node.kubernetes.io/memory-pressure', operator: 'Exists'},
+  {effect: 'NoSchedule', key: 'node.kubernetes.io/pid-pressure', operator: 'Exists'},
+  {effect: 'NoSchedule', key: UNSCHEDULABLE_TAINT, operator: 'Exists'},
+]
+
+export function nodeIsReady(node: Node): boolean {
+  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+}
+
+function tolerates(tolerations: readonly Toleration[], taint: Taint): boolean {
+  return tolerations.some((t) => {
+    if (t.effect && t.effect !== taint.effect) return false
+    if (t.operator === 'Exists') return !t.key || t.key === taint.key
+    return t.key === taint.key && (t.value ?? '') === (taint.value ?? '')
+  })
+}
+
+export function schedulable(node: Node, tolerations: readonly Toleration[]): boolean {
+  return (node.spec?.taints ?? []).every((t) => t.effect === 'PreferNoSchedule' || tolerates(tolerations, t))
+}
+
+function controllerOf(object: KubeObject): OwnerReference | undefined {
+  return object.metadata.ownerReferences?.find((r) => r.controller)
+}
+
+function ownerRef(owner: KubeObject): OwnerReference {
+  return {apiVersion: owner.apiVersion, blockOwnerDeletion: true, controller: true, kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid ?? ''}
+}
+
+/** A stable 10-character hash of a pod template, like the `pod-template-hash` label. */
+export function templateHash(template: PodTemplate): string {
+  const digest = createHash('sha256').update(JSON.stringify(template)).digest()
+  const safe = 'bcdfghjklmnpqrstvwxz2456789'
+  return [...digest.subarray(0, 10)].map((b) => safe[b % safe.length]).join('')
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+export class Controllers {
+  /** Nodes whose kubelet stopped posting status (nodeReady(name, false)). */
+  readonly notReady = new Set<string>()
+  private nextNode = 0
+  private podIp = 10
+
+  constructor(private readonly cluster: Cluster) {}
+
+  private get store() {
+    return this.cluster.store
+  }
+
+  tick(): void {
+    this.nodes()
+    this.staticPods()
+    this.garbageCollect()
+    this.deployments()
+    this.replicaSets()
+    this.daemonSets()
+    this.schedule()
+    this.kubelets()
+    this.finishDeletions()
+    this.cluster.refreshPdbs()
+  }
+
+  private nodes(): void {
+    for (const node of this.cluster.all<Node>(NODES)) {
+      const before = structuredClone(node)
+      const ready = !this.notReady.has(node.metadata.name)
+      const conditions = node.status?.conditions ?? []
+      const current = conditions.find((c) => c.type === 'Ready')
+      const wanted: Condition = ready
+        ? {message: 'kubelet is posting ready status', reason: 'KubeletReady', status: 'True', type: 'Ready'}
+        : {message: 'Kubelet stopped posting node status.', reason: 'NodeStatusUnknown', status: 'Unknown', type: 'Ready'}
+      if (current?.status !== wanted.status) {
+        const now = timestamp()
+        const next = {...wanted, lastHeartbeatTime: now, lastTransitionTime: now}
+        node.status = {...node.status, conditions: [...conditions.filter((c) => c.type !== 'Ready'), next]}
+      }
+      const taints = (node.spec?.taints ?? []).filter((t) => t.key !== UNSCHEDULABLE_TAINT)
+      if (node.spec?.unschedulable) {
+        const old = node.spec.taints?.find((t) => t.key === UNSCHEDULABLE_TAINT)
+        taints.push({effect: 'NoSchedule', key: UNSCHEDULABLE_TAINT, timeAdded: old?.timeAdded ?? timestamp()})
+      }
+      node.spec = {...node.spec}
+      if (taints.length > 0) node.spec.taints = taints
+      else delete node.spec.taints
+      if (!same(before, node)) this.store.put(NODES, node)
+    }
+  }
+
+  private staticPods(): void {
+    for (const {node: nodeName, pod: manifest} of this.store.state.staticPods) {
+      const node = this.cluster.find<Node>(NODES, undefined, nodeName)
+      if (!node || !nodeIsReady(node)) continue
+      const name = `${manifest.metadata.name}-${nodeName}`
+      const namespace = manifest.metadata.namespace ?? 'kube-system'
+      if (this.cluster.find(PODS, namespace, name)) continue
+      const hash = createHash('md5').update(JSON.stringify(manifest)).digest('hex')
+      this.cluster.create(PODS, namespace, {
+        ...manifest,
+        metadata: {
+          ...manifest.metadata,
+          annotations: {...manifest.metadata.annotations, 'kubernetes.io/config.hash': hash, [MIRROR_ANNOTATION]: hash, 'kubernetes.io/config.seen': timestamp(), 'kubernetes.io/config.source': 'file'},
+          name,
+          namespace,
+          ownerReferences: [{apiVersion: 'v1', controller: true, kind: 'Node', name: nodeName, uid: node.metadata.uid ?? ''}],
+        },
+        spec: {...manifest.spec, nodeName},
+      })
+    }
+  }
+
+  /** Background cascading deletion: dependents whose controller is gone are deleted. */
+  private garbageCollect(): void {
+    const owners = new Set<string>()
+    for (const d of [NODES, REPLICASETS, DEPLOYMENTS, DAEMONSETS]) for (const o of this.cluster.all(d)) owners.add(o.metadata.uid ?? '')
+    for (const rs of this.cluster.all<ReplicaSet>(REPLICASETS)) {
+      const ref = controllerOf(rs)
+      if (ref && !owners.has(ref.uid)) this.store.remove(REPLICASETS, rs.metadata.namespace, rs.metadata.name)
+    }
+    owners.clear()
+    for (const d of [NODES, REPLICASETS, DAEMONSETS]) for (const o of this.cluster.all(d)) owners.add(o.metadata.uid ?? '')
+    const nodes = new Set(this.cluster.all(NODES).map((n) => n.metadata.name))
+    for (const pod of this.cluster.all<Pod>(PODS)) {
+      const ref = controllerOf(pod)
+      if (pod.spec.nodeName && !nodes.has(pod.spec.nodeName)) {
+        // The pod GC controller: pods bound to a node that no longer exists go at once.
+        this.store.remove(PODS, pod.metadata.namespace, pod.metadata.name)
+      } else if (ref && !owners.has(ref.uid) && !pod.metadata.deletionTimestamp) {
+        this.cluster.deletePod(pod)
+      }
+    }
+  }
+
+  private deployments(): void {
+    for (const deployment of this.cluster.all<Deployment>(DEPLOYMENTS)) {
+      const namespace = deployment.metadata.namespace ?? 'default'
+      const hash = templateHash(deployment.spec.template)
+      const name = `${deployment.metadata.name}-${hash}`
+      const owned = this.cluster.all<ReplicaSet>(REPLICASETS, namespace).filter((rs) => controllerOf(rs)?.uid === deployment.metadata.uid)
+      const replicas = deployment.spec.replicas ?? 1
+      if (!owned.some((rs) => rs.metadata.name === name)) {
+        const template = structuredClone(deployment.spec.template)
+        template.metadata = {...template.metadata, labels: {...template.metadata?.labels, 'pod-template-hash': hash}}
+        this.cluster.create(REPLICASETS, namespace, {
+          metadata: {annotations: {'deployment.kubernetes.io/desired-replicas': String(replicas), 'deployment.kubernetes.io/revision': String(owned.length + 1)}, labels: template.metadata.labels, name, ownerReferences: [ownerRef(deployment)]},
+          spec: {replicas, selector: {matchLabels: {...deployment.spec.selector.matchLabels, 'pod-template-hash': hash}, ...(deployment.spec.selector.matchExpressions ? {matchExpressions: deployment.spec.selector.matchExpressions} : {})}, template},
+        })
+      }
+      // One ReplicaSet runs the current template; older ones scale to zero (a Recreate rollout).
+      for (const rs of this.cluster.all<ReplicaSet>(REPLICASETS, namespace).filter((r) => controllerOf(r)?.uid === deployment.metadata.uid)) {
+        const want = rs.metadata.name === name ? replicas : 0
+        if (rs.spec.replicas !== want) this.store.put(REPLICASETS, {...rs, spec: {...rs.spec, replicas: want}})
+      }
+      const pods = this.cluster.all<Pod>(PODS, namespace).filter((p) => !p.metadata.deletionTimestamp && matchesLabels(fromLabelSelector(deployment.spec.selector) ?? [], p.metadata.labels))
+      const ready = pods.filter(podReady).length
+      const updated = pods.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash).length
+      const status = {
+        availableReplicas: ready,
+        conditions: [{message: ready >= replicas ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.', reason: ready >= replicas ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', status: ready >= replicas ? 'True' : 'False', type: 'Available'}],
+        observedGeneration: deployment.metadata.generation ?? 1,
+        readyReplicas: ready,
+        replicas: pods.length,
+        updatedReplicas: updated,
+      }
+      if (ready < pods.length) Object.assign(status, {unavailableReplicas: pods.length - ready})
+      if (!same(status, deployment.status)) this.store.put(DEPLOYMENTS, {...deployment, status})
+    }
+  }
+
+  private newPod(owner: KubeObject, template: PodTemplate, extra: Partial<Pod['spec']> = {}): unknown {
+    return {
+      metadata: {...template.metadata, generateName: `${owner.metadata.name}-`, name: `${owner.metadata.name}-${randomSuffix()}`, ownerReferences: [ownerRef(owner)]},
+      spec: {...template.spec, ...extra},
+    }
+  }
+
+  private replicaSets(): void {
+    for (const rs of this.cluster.all<ReplicaSet>(REPLICASETS)) {
+      const namespace = rs.metadata.namespace ?? 'default'
+      const pods = this.cluster.all<Pod>(PODS, namespace).filter((p) => controllerOf(p)?.uid === rs.metadata.uid && !p.metadata.deletionTimestamp)
+      const replicas = rs.spec.replicas ?? 1
+      for (let i = pods.length; i < replicas; i++) this.cluster.create(PODS, namespace, this.newPod(rs, rs.spec.template))
+      for (const extra of pods.slice(replicas)) this.cluster.deletePod(extra)
+      const live = this.cluster.all<Pod>(PODS, namespace).filter((p) => controllerOf(p)?.uid === rs.metadata.uid && !p.metadata.deletionTimestamp)
+      const ready = live.filter(podReady).length
+      const status = {availableReplicas: ready, fullyLabeledReplicas: live.length, observedGeneration: rs.metadata.generation ?? 1, readyReplicas: ready, replicas: live.length}
+      if (!same(status, rs.status)) this.store.put(REPLICASETS, {...rs, status})
+    }
+  }
+
+  private daemonSets(): void {
+    const nodes = this.cluster.all<Node>(NODES)
+    for (const ds of this.cluster.all<DaemonSet>(DAEMONSETS)) {
+      const namespace = ds.metadata.namespace ?? 'default'
+      const tolerations = [...(ds.spec.template.spec.tolerations ?? []), ...DAEMON_TOLERATIONS]
+      const eligible = nodes.filter((n) => schedulable(n, tolerations))
+      const pods = this.cluster.all<Pod>(PODS, namespace).filter((p) => controllerOf(p)?.uid === ds.metadata.uid && !p.metadata.deletionTimestamp)
+      for (const node of eligible) {
+        if (pods.some((p) => p.spec.nodeName === node.metadata.name)) continue
+        this.cluster.create(PODS, namespace, this.newPod(ds, ds.spec.template, {nodeName: node.metadata.name, tolerations}))
+      }
+      for (const pod of pods) if (!eligible.some((n) => n.metadata.name === pod.spec.nodeName)) this.cluster.deletePod(pod)
+      const live = this.cluster.all<Pod>(PODS, namespace).filter((p) => controllerOf(p)?.uid === ds.metadata.uid && !p.metadata.deletionTimestamp)
+      const ready = live.filter(podReady).length
+      const status = {
+        currentNumberScheduled: live.length,
+        desiredNumberScheduled: eligible.length,
+        numberAvailable: ready,
+        numberMisscheduled: 0,
+        numberReady: ready,
+        observedGeneration: ds.metadata.generation ?? 1,
+        updatedNumberScheduled: live.length,
+      }
+      if (!same(status, ds.status)) this.store.put(DAEMONSETS, {...ds, status})
+    }
+  }
+
+  /** Unbound pods go to Ready, schedulable nodes whose taints they tolerate, round robin. */
+  private schedule(): void {
+    const nodes = this.cluster.all<Node>(NODES).filter((n) => nodeIsReady(n) && !n.spec?.unschedulable)
+    for (const pod of this.cluster.all<Pod>(PODS)) {
+      if (pod.spec.nodeName || pod.metadata.deletionTimestamp) continue
+      const fits = nodes.filter((n) => schedulable(n, pod.spec.tolerations ?? []))
+      if (fits.length === 0) continue
+      const node = fits[this.nextNode++ % fits.length]
+      if (!node) continue
+      pod.spec.nodeName = node.metadata.name
+      pod.status = {...pod.status, conditions: [{lastTransitionTime: timestamp(), status: 'True', type: 'PodScheduled'}]}
+      this.store.put(PODS, pod)
+    }
+  }
+
+  /** What each node's kubelet reports: bound pods run and are Ready while their node is Ready. */
+  private kubelets(): void {
+    const nodes = new Map(this.cluster.all<Node>(NODES).map((n) => [n.metadata.name, n]))
+    for (const pod of this.cluster.all<Pod>(PODS)) {
+      const node = pod.spec.nodeName ? nodes.get(pod.spec.nodeName) : undefined
+      if (!node || pod.metadata.deletionTimestamp) continue
+      const before = structuredClone(pod)
+      const ready = nodeIsReady(node)
+      const now = timestamp()
+      const status = pod.status ?? {}
+      if (status.phase === 'Pending' && ready) {
+        status.phase = 'Running'
+        status.startTime = now
+        status.hostIP = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? ''
+        const prefix = (node.spec?.podCIDR ?? '10.244.0.0/24').replace(/\.0\/\d+$/, '')
+        status.podIP = pod.spec.hostNetwork ? status.hostIP : `${prefix}.${(this.podIp++ % 250) + 2}`
+        status.containerStatuses = pod.spec.containers.map((c) => ({containerID: `containerd://${randomUUID().replace(/-/g, '')}`, image: c.image ?? '', name: c.name, ready: true, restartCount: 0, started: true, state: {running: {startedAt: now}}}))
+      }
+      if (status.phase === 'Running') {
+        const want = ready ? 'True' : 'False'
+        const conditions = status.conditions ?? []
+        for (const type of ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled']) {
+          const value: Condition['status'] = type === 'Ready' || type === 'ContainersReady' ? want : 'True'
+          const existing = conditions.find((c) => c.type === type)
+          if (existing?.status !== value) {
+            const next: Condition = {lastTransitionTime: now, status: value, type}
+            status.conditions = [...(status.conditions ?? []).filter((c) => c.type !== type), next]
+          }
+        }
+      }
+      pod.status = status
+      if (!same(before, pod)) this.store.put(PODS, pod)
+    }
+  }
+
+  private finishDeletions(): void {
+    const now = Date.now()
+    for (const pod of this.cluster.all<Pod>(PODS)) {
+      if (!pod.metadata.deletionTimestamp) continue
+      const namespace = pod.metadata.namespace ?? 'default'
+      if (this.cluster.faults.podStuck(namespace, pod.metadata.name)) continue
+      const uid = pod.metadata.uid ?? ''
+      // After a restart the deadlines are gone: finish those deletions now.
+      const deadline = this.cluster.deadlines.get(uid) ?? now
+      if (deadline > now) continue
+      this.cluster.deadlines.delete(uid)
+      this.store.remove(PODS, namespace, pod.metadata.name)
+    }
+  }
+}

@@ -1,0 +1,423 @@
+/**
+ * The lab's Kubernetes API server: HTTPS with the cluster's own PKI, client-certificate
+ * authentication (user from CN, groups from O), legacy discovery, health endpoints, the registry
+ * (cluster.ts), controllers on a timer (controllers.ts), faults, persistence and a request log.
+ */
+import {appendFileSync, mkdirSync, writeFileSync} from 'node:fs'
+import type {IncomingMessage, ServerResponse} from 'node:http'
+import {createServer, type Server} from 'node:https'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import type {TLSSocket} from 'node:tls'
+
+import {stringify} from 'yaml'
+
+import {ADMIN_GROUPS, ADMIN_USER, type ClusterPki, ensurePki, issueClientCertificate, type KeyPair} from './certs.js'
+import {Cluster, type DeleteOptions, type KubeList, NAMESPACES} from './cluster.js'
+import {Controllers} from './controllers.js'
+import {apiGroup, apiGroupList, apiResourceList, apiVersions, RESOURCES, type ResourceDef} from './discovery.js'
+import {type KubeFaults, KubeFaultState} from './faults.js'
+import {PATCH_TYPES} from './patch.js'
+import {parseResourcePath, type ResourceRequest} from './routes.js'
+import {addStaticPod, registerNode, type RegisterNodeOptions, seedDemo, type SeedDemoOptions} from './seed.js'
+import {ObjectStore} from './state.js'
+import {serveWatch} from './watch.js'
+import {badRequest, KubeError, methodNotAllowed, notFoundPath, type StatusBody, unsupportedMediaType} from './status.js'
+import {toTable, wantsTable} from './table.js'
+import type {KubeObject, Node, Pod} from './types.js'
+
+export interface FakeKubeOptions {
+  /** Where the PKI is kept; beside the state file, else a shared temporary folder. */
+  certDir?: string
+  /** Controller tick in ms (default 500); 0 runs them only on `tick()`. */
+  controllerIntervalMs?: number
+  faults?: KubeFaults
+  /** `/version`'s gitVersion; v1.31.8 by default. */
+  gitVersion?: string
+  /** Multiplies pod grace periods (0.01 makes 30 s take 300 ms). Default 1. */
+  gracePeriodScale?: number
+  host?: string
+  port?: number
+  /** JSON lines, one per request; beside the state file by default. */
+  requestLogFile?: string
+  /** Extra subject alternative names of the serving certificate (IPs or DNS names). */
+  sans?: string[]
+  stateFile?: string
+}
+
+export interface KubeRequestLogEntry {
+  durationMs: number
+  groups?: string[]
+  latencyMs: number
+  method: string
+  path: string
+  query: Record<string, string>
+  status: number
+  time: string
+  user?: string
+}
+
+export interface KubeconfigOptions {
+  /** Client certificate groups (O); `kubeadm:cluster-admins`, `system:masters` for the admin. */
+  groups?: string[]
+  /** Client certificate user (CN); `kubernetes-admin` by default. */
+  user?: string
+}
+
+export interface FakeKube {
+  /** Register a static pod the node's kubelet runs; the server keeps its mirror pod. */
+  addStaticPod(node: string, pod: Pod): void
+  caPem: string
+  close(): Promise<void>
+  faults(): KubeFaults
+  /** A copy of an object by resource name (`pods`, `deployments`…), or undefined. */
+  get<T extends KubeObject = KubeObject>(resource: string, namespace: string | undefined, name: string): T | undefined
+  host: string
+  /** Copies of the objects of a resource, in one namespace or all. */
+  list<T extends KubeObject = KubeObject>(resource: string, namespace?: string): T[]
+  /** The kubelet heartbeat: false makes the node's Ready condition Unknown (and its pods unready) on the next tick. */
+  nodeReady(name: string, ready: boolean): void
+  pki: ClusterPki
+  port: number
+  registerNode(name: string, options?: RegisterNodeOptions): Node
+  readonly requestLog: readonly KubeRequestLogEntry[]
+  seedDemo(options: SeedDemoOptions): void
+  setFaults(faults: KubeFaults): void
+  /** Run the controllers once now. */
+  tick(): void
+  url: string
+  /** A kubeconfig with the CA, the server URL and a client certificate (admin by default); mode 0600. */
+  writeKubeconfig(file: string, options?: KubeconfigOptions): Promise<string>
+  /** The registry, for lab code that needs more than the helpers. */
+  cluster: Cluster
+}
+
+const MAX_BODY = 3 * 1024 * 1024
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_BODY) {
+        reject(new KubeError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728'))
+        req.destroy()
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('error', reject)
+  })
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined
+  try {
+    return JSON.parse(text) as unknown
+  } catch (error) {
+    throw badRequest(`couldn't get version/kind; json parse error: ${(error as Error).message}`)
+  }
+}
+
+function defaultCertDir(stateFile: string | undefined): string {
+  if (stateFile) return path.join(path.dirname(stateFile), 'kube-pki')
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0
+  return path.join(tmpdir(), `kp-fake-kube-pki-${uid}`)
+}
+
+const HEALTH_CHECKS = ['ping', 'log', 'etcd', 'etcd-readiness', 'informer-sync', 'poststarthook/start-apiserver-admission-initializer', 'poststarthook/generic-apiserver-start-informers', 'poststarthook/start-kube-aggregator-informers', 'poststarthook/apiservice-registration-controller', 'shutdown']
+
+/** `/readyz`, `/livez`, `/healthz` and their per-check paths, as text. */
+function health(pathname: string, verbose: boolean): string | undefined {
+  const m = /^\/(readyz|livez|healthz)(?:\/(.+))?$/.exec(pathname)
+  if (!m) return undefined
+  const kind = m[1] ?? 'healthz'
+  const checks = HEALTH_CHECKS.filter((c) => kind === 'readyz' || !['etcd-readiness', 'informer-sync', 'shutdown'].includes(c))
+  if (m[2]) return checks.includes(m[2]) ? 'ok' : undefined
+  if (!verbose) return 'ok'
+  return `${checks.map((c) => `[+]${c} ok`).join('\n')}\n${kind} check passed\n`
+}
+
+interface Identity {
+  groups: string[]
+  user: string
+}
+
+function identityOf(req: IncomingMessage): Identity | undefined {
+  const socket = req.socket as TLSSocket
+  if (!socket.authorized) return undefined
+  const cert = socket.getPeerCertificate()
+  if (!cert?.subject) return undefined
+  const cn = cert.subject.CN
+  const o = cert.subject.O
+  const user = Array.isArray(cn) ? (cn[0] as string) : cn
+  if (!user) return undefined
+  return {groups: [...(o === undefined ? [] : Array.isArray(o) ? o : [o]), 'system:authenticated'], user}
+}
+
+export async function startFakeKube(options: FakeKubeOptions = {}): Promise<FakeKube> {
+  const host = options.host ?? '127.0.0.1'
+  const pki = await ensurePki(options.certDir ?? defaultCertDir(options.stateFile), [host, ...(options.sans ?? [])])
+  const store = ObjectStore.open(options.stateFile)
+  const faults = new KubeFaultState(options.faults)
+  const cluster = new Cluster(store, faults, options.gracePeriodScale ?? 1)
+  const controllers = new Controllers(cluster)
+  for (const ns of ['default', 'kube-node-lease', 'kube-public', 'kube-system']) {
+    if (!cluster.find(NAMESPACES, undefined, ns)) cluster.create(NAMESPACES, undefined, {metadata: {labels: {'kubernetes.io/metadata.name': ns}, name: ns}})
+  }
+  const gitVersion = options.gitVersion ?? 'v1.31.8'
+  const requestLog: KubeRequestLogEntry[] = []
+  const requestLogFile = options.requestLogFile ?? (options.stateFile ? path.join(path.dirname(options.stateFile), 'kube-requests.jsonl') : undefined)
+  if (requestLogFile) mkdirSync(path.dirname(requestLogFile), {recursive: true})
+  let address = ''
+
+  const version = () => {
+    const m = /^v(\d+)\.(\d+)/.exec(gitVersion)
+    return {
+      buildDate: '2025-04-22T16:01:20Z', compiler: 'gc', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', gitVersion,
+      goVersion: 'go1.23.8', major: m?.[1] ?? '1', minor: m?.[2] ?? '31', platform: 'linux/amd64',
+    }
+  }
+
+  const discovery = (pathname: string): unknown => {
+    if (pathname === '/version' || pathname === '/version/') return version()
+    if (pathname === '/api') return apiVersions(address)
+    if (pathname === '/apis') return apiGroupList()
+    const core = /^\/api\/(v1)$/.exec(pathname)
+    if (core) return apiResourceList('', 'v1')
+    const group = /^\/apis\/([^/]+)$/.exec(pathname)
+    if (group) return apiGroup(group[1] ?? '')
+    const gv = /^\/apis\/([^/]+)\/([^/]+)$/.exec(pathname)
+    if (gv) return apiResourceList(gv[1] ?? '', gv[2] ?? '')
+    return undefined
+  }
+
+  const resource = (req: IncomingMessage, method: string, url: URL, request: ResourceRequest, body: unknown): {body: unknown; status: number} => {
+    const {def, name, namespace, subresource} = request
+    const q = url.searchParams
+    const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim().toLowerCase() ?? ''
+    if (body !== undefined && method !== 'PATCH' && type !== 'application/json') throw unsupportedMediaType(type)
+    if (name === undefined) {
+      if (method === 'GET') {
+        const limit = q.get('limit')
+        return {body: cluster.list(def, namespace, {continue: q.get('continue') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined, labelSelector: q.get('labelSelector') ?? undefined, limit: limit ? Number(limit) : undefined}), status: 200}
+      }
+      if (method === 'POST') return {body: cluster.create(def, namespace, body), status: 201}
+      if (method === 'DELETE' && def.verbs.includes('deletecollection')) {
+        const list = cluster.list(def, namespace, {fieldSelector: q.get('fieldSelector') ?? undefined, labelSelector: q.get('labelSelector') ?? undefined})
+        for (const item of list.items) cluster.delete(def, item.metadata.namespace, item.metadata.name, deleteOptions(q, body))
+        return {body: {...list, items: []}, status: 200}
+      }
+      throw methodNotAllowed()
+    }
+    if (subresource === 'eviction') {
+      if (method !== 'POST') throw methodNotAllowed()
+      const status: StatusBody = cluster.evict(namespace ?? 'default', name, body)
+      return {body: status, status: status.code}
+    }
+    if (subresource !== undefined && !['status', 'approval'].includes(subresource)) throw methodNotAllowed()
+    switch (method) {
+      case 'GET':
+        return {body: cluster.get(def, namespace, name), status: 200}
+      case 'PUT':
+        return {body: cluster.update(def, namespace, name, body, subresource), status: 200}
+      case 'PATCH':
+        if (!(PATCH_TYPES as readonly string[]).includes(type)) throw unsupportedMediaType(type)
+        return {body: cluster.patch(def, namespace, name, type, body, subresource), status: 200}
+      case 'DELETE':
+        if (subresource) throw methodNotAllowed()
+        return {body: cluster.delete(def, namespace, name, deleteOptions(q, body)), status: 200}
+      default:
+        throw methodNotAllowed()
+    }
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = performance.now()
+    const method = (req.method ?? 'GET').toUpperCase()
+    const url = new URL(req.url ?? '/', 'https://kube.invalid')
+    const entry: KubeRequestLogEntry = {durationMs: 0, latencyMs: 0, method, path: url.pathname, query: Object.fromEntries(url.searchParams), status: 0, time: new Date().toISOString()}
+    const finish = (status: number, body: unknown, contentType = 'application/json') => {
+      const text = typeof body === 'string' ? body : JSON.stringify(body)
+      res.statusCode = status
+      res.setHeader('Content-Type', contentType)
+      res.setHeader('Cache-Control', 'no-cache, private')
+      res.setHeader('Content-Length', String(Buffer.byteLength(text)))
+      res.end(method === 'HEAD' ? undefined : text)
+      store.flush()
+      entry.status = status
+      entry.durationMs = Math.round((performance.now() - started) * 10) / 10
+      requestLog.push(entry)
+      if (requestLogFile) {
+        try {
+          appendFileSync(requestLogFile, `${JSON.stringify(entry)}\n`)
+        } catch {
+          // The log is a testing aid; a full disk must not take the API down.
+        }
+      }
+    }
+    try {
+      const latency = faults.latencyFor(method, url.pathname)
+      if (latency > 0) {
+        entry.latencyMs = latency
+        await sleep(latency)
+      }
+      const identity = identityOf(req)
+      if (identity) {
+        entry.user = identity.user
+        entry.groups = identity.groups
+      }
+      const text = health(url.pathname, url.searchParams.has('verbose'))
+      if (text !== undefined) return finish(200, text, 'text/plain; charset=utf-8')
+      if (!identity && url.pathname !== '/version') return finish(401, new KubeError(401, 'Unauthorized', 'Unauthorized').toStatus())
+      const injected = faults.errorFor(method, url.pathname)
+      if (injected) return finish(injected.status, new KubeError(injected.status, injected.reason, injected.message).toStatus())
+      const doc = method === 'GET' ? discovery(url.pathname) : undefined
+      if (doc !== undefined) return finish(200, doc)
+      const request = parseResourcePath(url.pathname)
+      if (!request) throw notFoundPath()
+      cluster.refreshPdbs()
+      const watch = url.searchParams.get('watch')
+      if (method === 'GET' && (watch === 'true' || watch === '1')) {
+        if (request.name !== undefined) throw methodNotAllowed()
+        serveWatch(req, res, store, request.def, request.namespace, url.searchParams, wantsTable(req.headers.accept) ? (o) => toTable(request.def, o) : undefined)
+        entry.status = 200
+        requestLog.push(entry)
+        return
+      }
+      const body = method === 'GET' || method === 'HEAD' ? undefined : parseJson(await readBody(req))
+      const dryRun = url.searchParams.getAll('dryRun').includes('All') || isDryRun(body)
+      const answer = dryRun && method !== 'GET' ? store.dryRun(() => resource(req, method, url, request, body)) : resource(req, method, url, request, body)
+      if (method === 'GET' && answer.status === 200 && !request.subresource && wantsTable(req.headers.accept)) {
+        return finish(200, toTable(request.def, answer.body as KubeList | KubeObject), 'application/json;as=Table;v=v1;g=meta.k8s.io')
+      }
+      return finish(answer.status, answer.body)
+    } catch (error) {
+      const kubeError = error instanceof KubeError ? error : new KubeError(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`)
+      return finish(kubeError.code, kubeError.toStatus())
+    }
+  }
+
+  const server: Server = createServer({ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem, rejectUnauthorized: false, requestCert: true}, (req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) {
+        res.statusCode = 500
+        res.end()
+      }
+    })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const bound = server.address()
+  const port = typeof bound === 'object' && bound ? bound.port : (options.port ?? 0)
+  address = `${host.includes(':') ? `[${host}]` : host}:${port}`
+  const url = `https://${address}`
+
+  let lastTickError: unknown
+  const tick = () => {
+    try {
+      controllers.tick()
+      store.flush()
+      lastTickError = undefined
+    } catch (error) {
+      // A controller error must not stop the loop; the next tick retries, as controllers requeue.
+      lastTickError = error
+    }
+  }
+  const interval = options.controllerIntervalMs ?? 500
+  const timer = interval > 0 ? setInterval(tick, interval) : undefined
+  timer?.unref()
+  tick()
+
+  const byName = (resourceName: string): ResourceDef => {
+    const found = RESOURCES.find((r) => r.name === resourceName)
+    if (!found) throw new Error(`unknown resource ${resourceName}`)
+    return found
+  }
+
+  let closing: Promise<void> | undefined
+  const kube: FakeKube = {
+    addStaticPod: (node, pod) => addStaticPod(cluster, node, pod),
+    caPem: pki.ca.certPem,
+    close() {
+      closing ??= (async () => {
+        if (timer) clearInterval(timer)
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeAllConnections()
+        await closed
+        store.save()
+      })()
+      return closing
+    },
+    cluster,
+    faults: () => faults.get(),
+    get: (resourceName, namespace, name) => cluster.find(byName(resourceName), namespace, name),
+    host,
+    list: (resourceName, namespace) => cluster.all(byName(resourceName), namespace),
+    nodeReady(name, ready) {
+      if (ready) controllers.notReady.delete(name)
+      else controllers.notReady.add(name)
+    },
+    pki,
+    port,
+    registerNode: (name, nodeOptions) => registerNode(cluster, name, {kubeletVersion: gitVersion, ...nodeOptions}),
+    requestLog,
+    seedDemo(seedOptions) {
+      seedDemo(cluster, {kubeletVersion: gitVersion, ...seedOptions})
+      tick()
+    },
+    setFaults: (next) => faults.set(next),
+    tick() {
+      tick()
+      if (lastTickError) throw lastTickError instanceof Error ? lastTickError : new Error(JSON.stringify(lastTickError))
+    },
+    url,
+    async writeKubeconfig(file, kubeconfigOptions = {}) {
+      const user = kubeconfigOptions.user ?? ADMIN_USER
+      const client: KeyPair = user === ADMIN_USER && !kubeconfigOptions.groups ? pki.admin : await issueClientCertificate(pki, user, kubeconfigOptions.groups ?? (user === ADMIN_USER ? ADMIN_GROUPS : []))
+      writeFileSync(file, kubeconfigText(url, pki.ca.certPem, user, client), {mode: 0o600})
+      return file
+    },
+  }
+  return kube
+}
+
+/** `dryRun: ["All"]` in DeleteOptions, or in an Eviction's deleteOptions (kubectl drain --dry-run=server). */
+function isDryRun(body: unknown): boolean {
+  if (!body || typeof body !== 'object') return false
+  const {deleteOptions, dryRun} = body as {deleteOptions?: {dryRun?: unknown}; dryRun?: unknown}
+  const list = dryRun ?? deleteOptions?.dryRun
+  return Array.isArray(list) && list.includes('All')
+}
+
+function deleteOptions(query: URLSearchParams, body: unknown): DeleteOptions {
+  const options: DeleteOptions = {...(body && typeof body === 'object' ? body : {})}
+  const grace = query.get('gracePeriodSeconds')
+  if (grace !== null) options.gracePeriodSeconds = Number(grace)
+  const policy = query.get('propagationPolicy')
+  if (policy) options.propagationPolicy = policy as DeleteOptions['propagationPolicy']
+  return options
+}
+
+export function kubeconfigText(server: string, caPem: string, user: string, client: KeyPair): string {
+  const b64 = (s: string) => Buffer.from(s).toString('base64')
+  const context = `${user}@kubernetes`
+  return stringify({
+    apiVersion: 'v1',
+    clusters: [{cluster: {'certificate-authority-data': b64(caPem), server}, name: 'kubernetes'}],
+    contexts: [{context: {cluster: 'kubernetes', user}, name: context}],
+    'current-context': context,
+    kind: 'Config',
+    preferences: {},
+    users: [{name: user, user: {'client-certificate-data': b64(client.certPem), 'client-key-data': b64(client.keyPem)}}],
+  })
+}
+
