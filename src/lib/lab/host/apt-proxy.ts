@@ -53,6 +53,10 @@ export function aptCacherConf(options: ResolvedLabOptions): string {
     'UnbufferLogs: 1',
     'ExThreshold: 4',
     'ReportPage: acng-report.html',
+    // Indexes (InRelease…) fetched in the last 10 minutes are served without asking the mirror:
+    // when several VMs revalidated one index in the same second, apt-cacher-ng failed to move the
+    // old copy aside ("File exists"), dropped the connections, and apt hung in CLOSE-WAIT.
+    'FreshIndexMaxAge: 600',
     '',
   ].join('\n')
 }
