@@ -56,5 +56,17 @@ apt_get() {
     sleep 1
   done
   # A stalled mirror or proxy is retried rather than waited on forever.
-  apt-get "$1" -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=60 "${@:2}"
+  local options=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=60)
+  if [[ $1 != update ]]; then
+    apt-get "$1" "${options[@]}" "${@:2}"
+    return
+  fi
+  # apt can wait forever on a connection the mirror or proxy closed mid-update (seen in the lab:
+  # the http method stuck in CLOSE-WAIT): an update that takes over 2 minutes is stopped and retried.
+  local attempt
+  for attempt in 1 2 3; do
+    timeout 120 apt-get update "${options[@]}" "${@:2}" && return 0
+    printf '%s: apt-get update did not finish (attempt %d of 3)\n' "$ME" "$attempt" >&2
+  done
+  return 1
 }

@@ -53,9 +53,9 @@ export function aptCacherConf(options: ResolvedLabOptions): string {
     'UnbufferLogs: 1',
     'ExThreshold: 4',
     'ReportPage: acng-report.html',
-    // Indexes (InRelease…) fetched in the last 10 minutes are served without asking the mirror:
-    // when several VMs revalidated one index in the same second, apt-cacher-ng failed to move the
-    // old copy aside ("File exists"), dropped the connections, and apt hung in CLOSE-WAIT.
+    // Indexes (InRelease…) fetched in the last 10 minutes are served without asking the mirror again.
+    // (Several VMs revalidating one index in the same second can still make apt-cacher-ng drop
+    // connections — "File exists" in its error log; the playbooks time out and retry apt-get update.)
     'FreshIndexMaxAge: 600',
     '',
   ].join('\n')
