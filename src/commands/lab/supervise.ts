@@ -9,12 +9,15 @@ export default class LabSupervise extends BaseCommand<typeof LabSupervise> {
   static flags = {
     cluster: Flags.string({default: 'lab', description: 'Cluster name the lab is for.'}),
     dir: Flags.string({description: 'The lab folder.', required: true}),
+    'kube-nodes': Flags.string({description: 'Start the lab Kubernetes API with these nodes (comma-separated, the first a control plane).'}),
+    'kubernetes-version': Flags.string({default: '1.31.8', description: 'Version the lab Kubernetes API reports.'}),
     'pve-nodes': Flags.integer({default: 1, description: 'Proxmox nodes the simulated cluster has.'}),
   }
 
   async run(): Promise<void> {
     const {superviseLab} = await import('../../lib/lab/cli/supervisor.js')
-    await superviseLab(this.flags.dir, this.flags.cluster, this.flags['pve-nodes'])
+    const kube = this.flags['kube-nodes'] ? {nodes: this.flags['kube-nodes'].split(','), version: this.flags['kubernetes-version']} : undefined
+    await superviseLab(this.flags.dir, this.flags.cluster, this.flags['pve-nodes'], kube)
     // The servers it started keep this process alive until SIGTERM or POST /stop.
   }
 }

@@ -9,6 +9,7 @@ Needs root on a Linux machine you can spare (namespaces, overlay mounts, a bridg
 
   static examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --nodes 5 --control-planes 3 --json']
   static flags = {
+    cluster: Flags.boolean({description: 'Also run the lab Kubernetes API with the nodes registered and demo workloads (Deployments with PDBs, a DaemonSet, an emptyDir pod, an unmanaged pod); writes <lab>/kubeconfig.'}),
     'control-planes': Flags.integer({default: 1, description: 'How many of the nodes in kp.yaml are control planes.'}),
     'kubernetes-version': Flags.string({default: '1.31.8', description: "Kubernetes version for kp.yaml; one the lab's repositories carry (1.30.13 … 1.32.5)."}),
     nodes: Flags.integer({default: 3, description: 'How many nodes kp.yaml describes (VMIDs 201…, IPs 10.77.0.11…).'}),
@@ -21,7 +22,7 @@ Needs root on a Linux machine you can spare (namespaces, overlay mounts, a bridg
     const result = await labUp(
       this.stateDir,
       {controlPlanes: this.flags['control-planes'], kubernetesVersion: this.flags['kubernetes-version'], nodes: this.flags.nodes},
-      {onPhase: (phase) => phase !== 'ready' && this.logToStderr(`  ${PHASE_TITLES[phase]}…`), pveNodes: this.flags['pve-nodes']},
+      {onPhase: (phase) => phase !== 'ready' && this.logToStderr(`  ${PHASE_TITLES[phase]}…`), kube: this.flags.cluster, pveNodes: this.flags['pve-nodes']},
     )
     this.log(result.alreadyUp ? `The lab is already up (supervisor ${result.supervisorPid}).` : 'The lab is up.')
     this.log(`
@@ -31,7 +32,7 @@ Needs root on a Linux machine you can spare (namespaces, overlay mounts, a bridg
   fingerprint  ${result.proxmox.fingerprint}
   SSH key      ${result.sshKey}  (user ${result.sshUser})
   packages     ${result.packages.repoBaseUrl}
-  nodes        ${result.nodes.map((n) => `${n.name} ${n.ip}`).join(', ')}
+${result.kubeconfig ? `  kubeconfig   ${result.kubeconfig}  (kubectl --kubeconfig ${result.kubeconfig} get nodes)\n` : ''}  nodes        ${result.nodes.map((n) => `${n.name} ${n.ip}`).join(', ')}
 
 Next:
 ${result.next.map((line) => `  ${line}`).join('\n')}`)

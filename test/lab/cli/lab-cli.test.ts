@@ -4,6 +4,7 @@
  * from the lab folder, and the OpenSSH client with the lab's key and a known_hosts file filled from
  * the guest agent. Ends with kp lab down and a sweep proving nothing is left.
  */
+import {spawnSync} from 'node:child_process'
 import {existsSync, readFileSync, statSync} from 'node:fs'
 import {request} from 'node:https'
 
@@ -21,6 +22,7 @@ interface UpResult {
   alreadyUp: boolean
   config: string
   dir: string
+  kubeconfig?: string
   nodes: Array<{ip: string; name: string; vmid: number}>
   proxmox: {endpoint: string; fingerprint: string; node: string; tokenId: string; tokenSecretFile: string}
   sshKey: string
@@ -35,6 +37,8 @@ interface Api {
 }
 
 if (!isRoot) console.warn('test/lab/cli/lab-cli.test.ts: skipped, the lab needs root')
+const hasKubectl = spawnSync('kubectl', ['version', '--client'], {stdio: 'ignore'}).status === 0
+if (!hasKubectl) console.warn('test/lab/cli/lab-cli.test.ts: no kubectl on PATH, the lab Kubernetes API check is skipped')
 
 /** The PVE API as a plain client sees it: the token from the lab folder, the printed fingerprint pinned. */
 function api(up: UpResult, method: string, apiPath: string, params: Record<string, string | number> = {}): Promise<Api> {
@@ -59,7 +63,7 @@ describe.skipIf(!isRoot)('kp lab', () => {
   let up: UpResult
 
   beforeAll(async () => {
-    const started = await kp(['lab', 'up', '--nodes', '2', '--json'], 20 * 60_000)
+    const started = await kp(['lab', 'up', '--nodes', '2', '--cluster', '--json'], 20 * 60_000)
     expect(started.code, started.stderr + started.stdout).toBe(0)
     up = parseEnvelope<UpResult>(started.stdout).result!
   }, 21 * 60_000)
@@ -112,6 +116,17 @@ describe.skipIf(!isRoot)('kp lab', () => {
     ssh.pin(node.ip, hostKey.content)
     expect((await ssh.ok(node.ip, 'hostname')).trim()).toBe(node.name)
     expect(await ssh.ok(node.ip, 'sudo -n id -u')).toBe('0\n')
+  })
+
+  it.skipIf(!hasKubectl)('with --cluster, serves a Kubernetes API the real kubectl reads with the lab kubeconfig', async () => {
+    expect(statSync(up.kubeconfig!).mode & 0o777).toBe(0o600)
+    const nodes = await sh('kubectl', ['--kubeconfig', up.kubeconfig!, 'get', 'nodes', '-o', 'json'])
+    expect(nodes.code, nodes.stderr).toBe(0)
+    const items = (JSON.parse(nodes.stdout) as {items: Array<{metadata: {name: string}; status: {conditions: Array<{status: string; type: string}>}}>}).items
+    expect(items.map((n) => n.metadata.name).sort()).toEqual(['cp1', 'w1'])
+    expect(items.every((n) => n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'))).toBe(true)
+    const pods = await sh('kubectl', ['--kubeconfig', up.kubeconfig!, 'get', 'pods', '-A', '-o', 'name'])
+    expect(pods.stdout).toContain('pod/debug')
   })
 
   it('shows components and VMs in kp lab status', async () => {

@@ -11,6 +11,7 @@ export const LAB_TOKEN_ID = 'kp@pve!kp-lab'
 export const LAB_TEMPLATE_VMID = 9000
 export const LAB_PVE_NODE = 'pve'
 export const LAB_PVE_PORT = 8006
+export const LAB_KUBE_PORT = 6443
 export const LAB_USER = 'debian'
 export const LAB_SHARED_STORAGE = 'shared'
 
@@ -20,6 +21,8 @@ export function labPaths(dir: string) {
     config: path.join(dir, 'kp.yaml'),
     dir,
     knownHosts: path.join(dir, 'known_hosts'),
+    kube: path.join(dir, 'kube'),
+    kubeconfig: path.join(dir, 'kubeconfig'),
     log: path.join(dir, 'supervisor.log'),
     pveCerts: path.join(dir, 'pve'),
     pveState: path.join(dir, 'pve', 'state.json'),

@@ -36,6 +36,7 @@ export async function labStatus(stateDir: string): Promise<LabStatusResult> {
     {detail: `${live.apiUrl ?? ''}  SHA-256 ${live.fingerprint ?? ''}`, name: 'proxmox api', ok: true},
     {detail: live.repoBaseUrl ?? '', name: 'packages', ok: true},
     {detail: 'apt-cacher-ng on 10.77.0.1:3142', name: 'apt proxy', ok: true},
+    ...(live.kubeUrl ? [{detail: `${live.kubeUrl}  kubeconfig ${paths.kubeconfig}`, name: 'kubernetes api', ok: true}] : []),
   ]
   return {components, dir: paths.dir, faults: lab.faults, state: 'ready', supervisor: withoutCa(live), vms: lab.vms}
 }

@@ -3,12 +3,13 @@ import {readFileSync, renameSync, writeFileSync} from 'node:fs'
 
 import {pidAlive} from '../host/lock.js'
 
-export const PHASES = ['starting', 'network', 'image', 'packages', 'proxmox', 'ready', 'failed', 'stopping'] as const
+export const PHASES = ['starting', 'network', 'image', 'packages', 'proxmox', 'kubernetes', 'ready', 'failed', 'stopping'] as const
 export type Phase = (typeof PHASES)[number]
 
 export const PHASE_TITLES: Record<Phase, string> = {
   failed: 'failed',
   image: 'node image (debootstrap on the first run: minutes)',
+  kubernetes: 'Kubernetes API with the demo workloads',
   network: 'lab bridge and apt proxy',
   packages: 'Kubernetes package repositories',
   proxmox: 'Proxmox API',
@@ -24,6 +25,8 @@ export interface SupervisorStatus {
   /** Seconds each phase took. */
   durations: Partial<Record<Phase, number>>
   fingerprint?: string
+  /** The lab Kubernetes API (kp lab up --cluster). */
+  kubeUrl?: string
   /** Why the supervisor failed. */
   message?: string
   phase: Phase

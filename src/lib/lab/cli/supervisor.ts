@@ -5,12 +5,14 @@
  * to supervisor.log in the lab folder.
  */
 import {chmodSync, readFileSync, rmSync} from 'node:fs'
+import path from 'node:path'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 
 import {createLabHost} from '../host/index.js'
+import {type FakeKube, startFakeKube} from '../kube/index.js'
 import {startFakeProxmox, type FakeProxmox} from '../proxmox/index.js'
 import type {FaultRequest, FaultResult, LabState} from './control.js'
-import {LAB_PVE_NODE, LAB_PVE_PORT, LAB_SHARED_STORAGE, LAB_TEMPLATE_VMID, LAB_TOKEN_ID, labPaths} from './files.js'
+import {LAB_KUBE_PORT, LAB_PVE_NODE, LAB_PVE_PORT, LAB_SHARED_STORAGE, LAB_TEMPLATE_VMID, LAB_TOKEN_ID, labPaths} from './files.js'
 import {LAB_HOST_IP} from './lab-config.js'
 import {type Phase, type SupervisorStatus, writeStatus} from './status.js'
 
@@ -21,13 +23,20 @@ export function labPveNodes(count: number): string[] {
   return Array.from({length: count}, (_, i) => (i === 0 ? LAB_PVE_NODE : `${LAB_PVE_NODE}${i + 1}`))
 }
 
-export async function superviseLab(dir: string, cluster: string, pveNodes = 1): Promise<void> {
+export interface LabKubeOptions {
+  /** Node names to register (the first is the control plane), with the demo workloads. */
+  nodes: string[]
+  version: string
+}
+
+export async function superviseLab(dir: string, cluster: string, pveNodes = 1, kubeOptions?: LabKubeOptions): Promise<void> {
   const paths = labPaths(dir)
   const status: SupervisorStatus = {cluster, durations: {}, phase: 'starting', pid: process.pid, startedAt: new Date().toISOString()}
   const save = () => writeStatus(paths.status, status)
   save()
   const lab = createLabHost({stateDir: dir})
   let pve: FakeProxmox | undefined
+  let kube: FakeKube | undefined
   let control: Server | undefined
   let stopping: Promise<void> | undefined
 
@@ -38,6 +47,7 @@ export async function superviseLab(dir: string, cluster: string, pveNodes = 1): 
       save()
       control?.close()
       await pve?.close().catch((error: unknown) => log(`proxmox close: ${String(error)}`))
+      await kube?.close().catch((error: unknown) => log(`kubernetes close: ${String(error)}`))
       const report = await lab.teardown()
       log(`torn down: ${report.processes} processes, ${report.mounts.length} mounts, ${report.netns.length} namespaces, ${report.links.length} links`)
       rmSync(paths.socket, {force: true})
@@ -79,8 +89,9 @@ export async function superviseLab(dir: string, cluster: string, pveNodes = 1): 
         tokens: [{id: LAB_TOKEN_ID, secret}],
       }),
     )
+    if (kubeOptions) kube = await phase('kubernetes', () => startLabKube(paths, kubeOptions))
     control = await listen(paths.socket, controlHandler(lab, pve, () => void stop(0)))
-    Object.assign(status, {apiUrl: pve.apiUrl, caPem: pve.caPem, fingerprint: pve.fingerprint, phase: 'ready', repoBaseUrl: repos.baseUrl})
+    Object.assign(status, {...(kube ? {kubeUrl: kube.url} : {}), apiUrl: pve.apiUrl, caPem: pve.caPem, fingerprint: pve.fingerprint, phase: 'ready', repoBaseUrl: repos.baseUrl})
     save()
     log(`ready: ${pve.apiUrl} (${pve.fingerprint})`)
   } catch (error) {
@@ -88,6 +99,24 @@ export async function superviseLab(dir: string, cluster: string, pveNodes = 1): 
     log(`failed: ${status.message}`)
     await stop(1)
   }
+}
+
+/**
+ * The lab's Kubernetes API on the bridge address, with the VMs' names as nodes and demo workloads
+ * (until kp bootstrap makes a real cluster), and an admin kubeconfig in the lab folder.
+ */
+async function startLabKube(paths: ReturnType<typeof labPaths>, options: LabKubeOptions): Promise<FakeKube> {
+  const kube = await startFakeKube({
+    certDir: paths.kube,
+    gitVersion: `v${options.version}`,
+    host: LAB_HOST_IP,
+    port: LAB_KUBE_PORT,
+    sans: [LAB_HOST_IP],
+    stateFile: path.join(paths.kube, 'state.json'),
+  })
+  kube.seedDemo({kubeletVersion: `v${options.version}`, nodes: options.nodes})
+  await kube.writeKubeconfig(paths.kubeconfig)
+  return kube
 }
 
 type Lab = ReturnType<typeof createLabHost>

@@ -25,6 +25,8 @@ export interface LabUpResult {
   /** Seconds each start-up phase took (image: the debootstrap build on a cold cache). */
   durations: SupervisorStatus['durations']
   knownHosts: string
+  /** Admin kubeconfig of the lab Kubernetes API (with --cluster). */
+  kubeconfig?: string
   log: string
   next: string[]
   nodes: Array<{ip: string; name: string; role: string; vmid: number}>
@@ -39,7 +41,7 @@ export function labDir(stateDir: string): string {
   return path.join(stateDir, 'lab')
 }
 
-export async function labUp(stateDir: string, layout: LabLayout, options: {onPhase?: (phase: Phase) => void; pveNodes?: number; timeoutMs?: number} = {}): Promise<LabUpResult> {
+export async function labUp(stateDir: string, layout: LabLayout, options: {kube?: boolean; onPhase?: (phase: Phase) => void; pveNodes?: number; timeoutMs?: number} = {}): Promise<LabUpResult> {
   const problem = layoutProblem(layout)
   if (problem) throw new UsageError(problem)
   preflight()
@@ -54,7 +56,8 @@ export async function labUp(stateDir: string, layout: LabLayout, options: {onPha
   ensureSshKey(paths)
   const pveNodes = options.pveNodes ?? 1
   if (!Number.isInteger(pveNodes) || pveNodes < 1 || pveNodes > 5) throw new UsageError('--pve-nodes must be 1 to 5')
-  const pid = startSupervisor(paths, pveNodes)
+  const kube = options.kube ? ['--kube-nodes', labNodes(layout).map((n) => n.name).join(','), '--kubernetes-version', layout.kubernetesVersion] : []
+  const pid = startSupervisor(paths, pveNodes, kube)
   const status = await follow(paths, pid, options.onPhase, options.timeoutMs ?? 30 * 60_000)
   writeLabConfig(paths, LAB_CLUSTER, layout, {apiUrl: status.apiUrl!, fingerprint: status.fingerprint!, repoBaseUrl: status.repoBaseUrl!})
   return result(paths, status, labNodes(layout), false)
@@ -67,11 +70,11 @@ async function configuredNodes(paths: LabPaths): Promise<LabUpResult['nodes']> {
   return config.nodes.map((n) => ({ip: n.ip, name: n.name, role: n.role, vmid: n.vmid}))
 }
 
-function startSupervisor(paths: LabPaths, pveNodes: number): number {
+function startSupervisor(paths: LabPaths, pveNodes: number, extra: string[]): number {
   const out = openSync(paths.log, 'a')
   try {
     // Detached in its own session, so the shell's Ctrl-C or hang-up after `kp lab up` leaves it running.
-    const child = spawn(process.execPath, [path.join(packageRoot(), 'bin', 'run.js'), 'lab', 'supervise', '--dir', paths.dir, '--cluster', LAB_CLUSTER, '--pve-nodes', String(pveNodes)], {
+    const child = spawn(process.execPath, [path.join(packageRoot(), 'bin', 'run.js'), 'lab', 'supervise', '--dir', paths.dir, '--cluster', LAB_CLUSTER, '--pve-nodes', String(pveNodes), ...extra], {
       detached: true,
       env: {...process.env, NO_COLOR: '1'},
       stdio: ['ignore', out, out],
@@ -123,6 +126,7 @@ function result(paths: LabPaths, status: SupervisorStatus, nodes: LabUpResult['n
     dir: paths.dir,
     durations: status.durations,
     knownHosts: paths.knownHosts,
+    ...(status.kubeUrl ? {kubeconfig: paths.kubeconfig} : {}),
     log: paths.log,
     next: [
       `export KP_CONFIG=${paths.config}`,
