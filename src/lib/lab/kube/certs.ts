@@ -7,9 +7,11 @@
  */
 import {execFile} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {isIP} from 'node:net'
 import path from 'node:path'
+
+import {atomicDir} from '../fake-server.js'
 import {promisify} from 'node:util'
 
 const run = promisify(execFile)
@@ -57,23 +59,6 @@ async function signed(dir: string, base: string, ca: string, subj: string, ext: 
 }
 
 /** Run `make` in a private folder and rename it to `target`; a concurrent winner's folder is kept. */
-async function atomicDir(target: string, make: (work: string) => Promise<void>): Promise<void> {
-  if (existsSync(target)) return
-  mkdirSync(path.dirname(target), {recursive: true})
-  const work = mkdtempSync(`${target}.new-`)
-  try {
-    await make(work)
-    try {
-      renameSync(work, target)
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error
-    }
-  } finally {
-    rmSync(work, {force: true, recursive: true})
-  }
-}
-
 function serverSans(extra: readonly string[]): string[] {
   const names = ['127.0.0.1', '::1', 'localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', ...extra]
   return [...new Set(names)]

@@ -3,11 +3,13 @@
  * authentication (user from CN, groups from O), legacy discovery, health endpoints, the registry
  * (cluster.ts), controllers on a timer (controllers.ts), faults, persistence and a request log.
  */
-import {appendFileSync, mkdirSync, writeFileSync} from 'node:fs'
+import {writeFileSync} from 'node:fs'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {createServer, type Server} from 'node:https'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
+
+import {requestRecorder} from '../fake-server.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {TLSSocket} from 'node:tls'
 
@@ -169,9 +171,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     if (!cluster.find(NAMESPACES, undefined, ns)) cluster.create(NAMESPACES, undefined, {metadata: {labels: {'kubernetes.io/metadata.name': ns}, name: ns}})
   }
   const gitVersion = options.gitVersion ?? 'v1.31.8'
-  const requestLog: KubeRequestLogEntry[] = []
-  const requestLogFile = options.requestLogFile ?? (options.stateFile ? path.join(path.dirname(options.stateFile), 'kube-requests.jsonl') : undefined)
-  if (requestLogFile) mkdirSync(path.dirname(requestLogFile), {recursive: true})
+  const requests = requestRecorder<KubeRequestLogEntry>(options.requestLogFile ?? (options.stateFile ? path.join(path.dirname(options.stateFile), 'kube-requests.jsonl') : undefined))
   let address = ''
 
   const version = () => {
@@ -250,14 +250,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       store.flush()
       entry.status = status
       entry.durationMs = Math.round((performance.now() - started) * 10) / 10
-      requestLog.push(entry)
-      if (requestLogFile) {
-        try {
-          appendFileSync(requestLogFile, `${JSON.stringify(entry)}\n`)
-        } catch {
-          // The log is a testing aid; a full disk must not take the API down.
-        }
-      }
+      requests.record(entry)
     }
     try {
       const latency = faults.latencyFor(method, url.pathname)
@@ -285,7 +278,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         if (request.name !== undefined) throw methodNotAllowed()
         serveWatch(req, res, store, request.def, request.namespace, url.searchParams, wantsTable(req.headers.accept) ? (o) => toTable(request.def, o) : undefined)
         entry.status = 200
-        requestLog.push(entry)
+        requests.record(entry)
         return
       }
       const body = method === 'GET' || method === 'HEAD' ? undefined : parseJson(await readBody(req))
@@ -369,7 +362,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     pki,
     port,
     registerNode: (name, nodeOptions) => registerNode(cluster, name, {kubeletVersion: gitVersion, ...nodeOptions}),
-    requestLog,
+    requestLog: requests.log,
     seedDemo(seedOptions) {
       seedDemo(cluster, {kubeletVersion: gitVersion, ...seedOptions})
       tick()

@@ -5,9 +5,11 @@
  */
 import {execFile} from 'node:child_process'
 import {X509Certificate} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {isIP} from 'node:net'
 import path from 'node:path'
+
+import {atomicDir} from '../fake-server.js'
 import {promisify} from 'node:util'
 
 const run = promisify(execFile)
@@ -33,21 +35,7 @@ function altNames(host: string, node: string): string {
  */
 export async function ensureCertificate(dir: string, host: string, node: string): Promise<HostCertificate> {
   const target = path.join(dir, host.replace(/[^A-Za-z0-9.-]/g, '_'))
-  if (!existsSync(path.join(target, 'pve-ssl.key'))) {
-    mkdirSync(dir, {recursive: true})
-    const work = mkdtempSync(path.join(dir, '.new-'))
-    try {
-      await makeCertificates(work, host, node)
-      try {
-        renameSync(work, target)
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error
-      }
-    } finally {
-      rmSync(work, {force: true, recursive: true})
-    }
-  }
+  await atomicDir(target, (work) => makeCertificates(work, host, node))
   const caPem = readFileSync(path.join(target, 'pve-root-ca.pem'), 'utf8')
   const certPem = readFileSync(path.join(target, 'pve-ssl.pem'), 'utf8')
   const keyPem = readFileSync(path.join(target, 'pve-ssl.key'), 'utf8')

@@ -4,11 +4,12 @@
  * asynchronous tasks with UPIDs, VM locks and real error shapes, backed by a VmBackend that makes the
  * VMs real. Every request goes to a request log (memory and JSON lines) without the token secret.
  */
-import {appendFileSync, mkdirSync} from 'node:fs'
 import {createServer, type Server} from 'node:https'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
+
+import {requestRecorder} from '../fake-server.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {VmBackend} from '../backend.js'
@@ -238,9 +239,7 @@ export async function startFakeProxmox(options: FakeProxmoxOptions): Promise<Fak
     store.putVm({config: templateConfig(spec, storage), node: spec.node ?? firstNode, pending: {}, pendingDelete: [], running: false, snapshots: {}, vmid: spec.vmid})
   }
   const tokens = new Map(options.tokens.map((t) => [t.id, {acl: new Acl(t.privileges), secret: t.secret}]))
-  const requestLog: RequestLogEntry[] = []
-  const requestLogFile = options.requestLogFile ?? (options.stateFile ? path.join(path.dirname(options.stateFile), 'proxmox-requests.jsonl') : undefined)
-  if (requestLogFile) mkdirSync(path.dirname(requestLogFile), {recursive: true})
+  const requests = requestRecorder<RequestLogEntry>(options.requestLogFile ?? (options.stateFile ? path.join(path.dirname(options.stateFile), 'proxmox-requests.jsonl') : undefined))
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now()
@@ -257,14 +256,7 @@ export async function startFakeProxmox(options: FakeProxmoxOptions): Promise<Fak
       entry.status = status
       entry.statusText = reason(statusText)
       entry.durationMs = Math.round((performance.now() - started) * 10) / 10
-      requestLog.push(entry)
-      if (requestLogFile) {
-        try {
-          appendFileSync(requestLogFile, `${JSON.stringify(entry)}\n`)
-        } catch {
-          // The log is a testing aid; a full disk must not take the API down.
-        }
-      }
+      requests.record(entry)
     }
     try {
       const body = method === 'POST' || method === 'PUT' ? await readBody(req) : ''
@@ -359,7 +351,7 @@ export async function startFakeProxmox(options: FakeProxmoxOptions): Promise<Fak
     fingerprint: cert.fingerprint,
     host,
     port,
-    requestLog,
+    requestLog: requests.log,
     setFaults: (next) => faults.set(next),
     url,
     vm: (vmid) => {
