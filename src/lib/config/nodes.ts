@@ -17,6 +17,17 @@ export function findNode(config: KpConfig, name: string): NodeConfig {
   return node
 }
 
+/**
+ * The nodes a command names (a workflow's `nodes` param: a list, or comma-separated from
+ * `kp run --param`), all of them when it names none; a usage error for a name kp.yaml lacks.
+ */
+export function selectNodes(config: KpConfig, wanted: readonly string[] | string | undefined): NodeConfig[] {
+  const names = (Array.isArray(wanted) ? wanted : String(wanted ?? '').split(',')).map((s: string) => s.trim()).filter(Boolean)
+  const unknown = names.filter((n) => !config.nodes.some((node) => node.name === n))
+  if (unknown.length > 0) throw new UsageError(`kp.yaml has no node ${unknown.join(', ')}`, {hint: `its nodes: ${config.nodes.map((n) => n.name).join(', ')}`})
+  return names.length === 0 ? config.nodes : config.nodes.filter((n) => names.includes(n.name))
+}
+
 /** The Proxmox node a VM lives on: its own pveNode, else proxmox.node. */
 export function pveNodeOf(config: KpConfig, node: NodeConfig): string | undefined {
   return node.pveNode ?? config.proxmox?.node

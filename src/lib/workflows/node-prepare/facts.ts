@@ -2,6 +2,7 @@
  * Gather facts: log in to every node (one SSH connection per node for the whole run), read what
  * kubeadm cares about, and refuse what would make a broken cluster before anything changes.
  */
+import {selectNodes} from '../../config/nodes.js'
 import type {NodeConfig} from '../../config/schema.js'
 import type {RunContext, Step} from '../../engine/types.js'
 import {RefusedError, UsageError} from '../../errors.js'
@@ -50,13 +51,6 @@ export async function sessionOf(ctx: PrepareContext, name: string | undefined): 
   return ctx.facts.pool.session(targetOf(ctx.config!.config, nodeOf(ctx, name)))
 }
 
-function selected(all: NodeConfig[], wanted: PrepareParams['nodes']): NodeConfig[] {
-  const names = (Array.isArray(wanted) ? wanted : String(wanted ?? '').split(',')).map((s) => s.trim()).filter(Boolean)
-  const unknown = names.filter((n) => !all.some((node) => node.name === n))
-  if (unknown.length > 0) throw new UsageError(`kp.yaml has no node ${unknown.join(', ')}`, {hint: `its nodes: ${all.map((n) => n.name).join(', ')}`})
-  return names.length === 0 ? all : all.filter((n) => names.includes(n.name))
-}
-
 const SUPPORTED = new Set(['debian', 'ubuntu'])
 
 /** What must hold across the nodes: kubeadm's own preflight would fail later, and less clearly. */
@@ -90,7 +84,7 @@ export const gatherFacts: Step<PrepareFacts, PrepareParams> = {
   title: 'Gather facts',
   async run(ctx) {
     const {config} = ctx.config!
-    ctx.facts.nodes = selected(config.nodes, ctx.params.nodes)
+    ctx.facts.nodes = selectNodes(config, ctx.params.nodes)
     const [{createSshPool}, {poolOptionsFromConfig}] = await Promise.all([import('../../ssh/index.js'), import('../../ssh/from-config.js')])
     // Never ask mid-run (the task list owns the terminal): unknown keys are refused unless accepted
     // up front; kp vm seed pins them through the guest agent, kp ssh asks on a terminal.

@@ -2,6 +2,7 @@
  * Facts shared by the VM maintenance workflows (snapshot, rollback, destroy): the Proxmox connection
  * and the named nodes' VMs, each checked to be kp's for this cluster before anything changes.
  */
+import {pveNodeOf, selectNodes} from '../../config/nodes.js'
 import type {NodeConfig} from '../../config/schema.js'
 import type {RunContext, Step} from '../../engine/types.js'
 import {RefusedError, UsageError} from '../../errors.js'
@@ -38,10 +39,6 @@ export function nodeOf(ctx: VmOpsContext, name: string | undefined): NodeConfig 
 
 export const targets = (ctx: VmOpsContext): string[] => ctx.facts.nodes.map((n) => n.name)
 
-export function names(value: VmOpsParams['nodes']): string[] {
-  return (Array.isArray(value) ? value : String(value ?? '').split(',')).map((s) => s.trim()).filter(Boolean)
-}
-
 /** A VM of ours that stands still (no clone, snapshot or rollback running on it). */
 export function requireIdle(vm: PveVmSummary, what: string): void {
   if (vm.lock) throw new RefusedError(`VM ${vm.vmid} is locked (${vm.lock}); cannot ${what} now`, {hint: 'wait for the running Proxmox task to finish (see the task list in Proxmox), then resume'})
@@ -59,12 +56,9 @@ export function gatherVms(options: {requireNames?: boolean; requireVm?: boolean}
     async run(ctx) {
       const loaded = ctx.config!
       const {config} = loaded
-      const wanted = names(ctx.params.nodes)
-      if (options.requireNames && wanted.length === 0) throw new UsageError('name the node(s)', {hint: `its nodes: ${config.nodes.map((n) => n.name).join(', ')}`})
-      const unknown = wanted.filter((n) => !config.nodes.some((node) => node.name === n))
-      if (unknown.length > 0) throw new UsageError(`kp.yaml has no node ${unknown.join(', ')}`, {hint: `its nodes: ${config.nodes.map((n) => n.name).join(', ')}`})
-      const defaultPveNode = config.proxmox?.node ?? ''
-      ctx.facts.nodes = config.nodes.filter((n) => wanted.length === 0 || wanted.includes(n.name)).map((n) => ({...n, pveNode: n.pveNode ?? defaultPveNode}))
+      const selected = selectNodes(config, ctx.params.nodes)
+      if (options.requireNames && !ctx.params.nodes?.length) throw new UsageError('name the node(s)', {hint: `its nodes: ${config.nodes.map((n) => n.name).join(', ')}`})
+      ctx.facts.nodes = selected.map((n) => ({...n, pveNode: pveNodeOf(config, n) ?? ''}))
 
       const {pveFromConfig} = await import('../../proxmox/from-config.js')
       const pve = await pveFromConfig(loaded, {log: (line) => ctx.log(line), signal: ctx.signal, warn: (line) => ctx.log(`WARNING: ${line}`)})

@@ -1,6 +1,7 @@
 /** Gather facts: the Proxmox API, the template, every VM kp.yaml names, and collisions, before any change. */
 import {existsSync, readFileSync} from 'node:fs'
 
+import {selectNodes} from '../../config/nodes.js'
 import type {NodeConfig} from '../../config/schema.js'
 import type {RunContext, Step} from '../../engine/types.js'
 import {RefusedError, UsageError} from '../../errors.js'
@@ -46,14 +47,6 @@ export function nodeOf(ctx: SeedContext, name: string | undefined): NodeConfig &
   return {...node, pveNode: node.pveNode ?? ctx.config!.config.proxmox!.node}
 }
 
-function selected(all: NodeConfig[], wanted: SeedParams['nodes']): NodeConfig[] {
-  const names = (Array.isArray(wanted) ? wanted : String(wanted ?? '').split(',')).map((s) => s.trim()).filter(Boolean)
-  if (names.length === 0) return all
-  const unknown = names.filter((n) => !all.some((node) => node.name === n))
-  if (unknown.length > 0) throw new UsageError(`kp.yaml has no node ${unknown.join(', ')}`, {hint: `its nodes: ${all.map((n) => n.name).join(', ')}`})
-  return all.filter((n) => names.includes(n.name))
-}
-
 function readSshKeys(identityFile: string | undefined): string[] {
   const pub = identityFile ? `${identityFile}.pub` : undefined
   if (!pub || !existsSync(pub)) {
@@ -76,7 +69,7 @@ export const gatherFacts: Step<SeedFacts, SeedParams> = {
     const proxmox = config.proxmox!
     const f = ctx.facts
     f.cluster = config.cluster.name
-    f.nodes = selected(config.nodes, ctx.params.nodes)
+    f.nodes = selectNodes(config, ctx.params.nodes)
     f.sshKeys = readSshKeys(config.ssh.identityFile)
     f.knownHosts = knownHostsPath(config.ssh.knownHostsFile, ctx.stateDir ?? '.')
 
