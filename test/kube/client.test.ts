@@ -7,7 +7,7 @@ import {connectKube} from '../../src/lib/kube/client.js'
 import {KubeApiError} from '../../src/lib/kube/errors.js'
 import type {Kube} from '../../src/lib/kube/types.js'
 import {ConfigError} from '../../src/lib/errors.js'
-import {RESOURCES} from '../../src/lib/lab/kube/index.js'
+import {type Node, RESOURCES} from '../../src/lib/lab/kube/index.js'
 import {startTestKube, type TestKube, until} from '../lab/kube/helpers.js'
 
 describe('the Kubernetes adapter', () => {
@@ -53,11 +53,11 @@ describe('the Kubernetes adapter', () => {
   it('cordons and uncordons with the strategic merge patch kubectl sends', async () => {
     const cordoned = await kube.setUnschedulable('w1', true)
     expect(cordoned.spec?.unschedulable).toBe(true)
-    expect(t.kube.get<{spec: {unschedulable?: boolean}}>('nodes', undefined, 'w1')?.spec.unschedulable).toBe(true)
+    expect(t.kube.get<Node>('nodes', undefined, 'w1')?.spec?.unschedulable).toBe(true)
     const patch = t.kube.requestLog.findLast((e) => e.method === 'PATCH')
     expect(patch?.path).toBe('/api/v1/nodes/w1')
     await kube.setUnschedulable('w1', false)
-    expect(t.kube.get<{spec: {unschedulable?: boolean}}>('nodes', undefined, 'w1')?.spec.unschedulable).toBeUndefined()
+    expect(t.kube.get<Node>('nodes', undefined, 'w1')?.spec?.unschedulable).toBeUndefined()
   })
 
   it('turns a PDB refusal into a typed 429 with the budget named in its causes', async () => {

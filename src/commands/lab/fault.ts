@@ -5,8 +5,8 @@ import type {FaultResult} from '../../lib/lab/cli/control.js'
 
 export default class LabFault extends BaseCommand<typeof LabFault> {
   static args = {nodes: Args.string({description: 'VMs (names or VMIDs) that get the VM faults.'})}
-  static description = `Inject faults into the running lab, to rehearse failures: a slow or failing Proxmox API, a task that fails, a guest agent that never answers, a slow reboot, SSH sessions that drop.
-Proxmox faults apply to every API call; VM faults to the VMs named. --clear removes them all.`
+  static description = `Inject faults into the running lab, to rehearse failures: a slow or failing Proxmox API, a task that fails, a guest agent that never answers, a slow reboot, SSH sessions that drop; with kp lab up --cluster also a slow or failing Kubernetes API, a PodDisruptionBudget that blocks, a pod that never terminates, a kubelet that stops posting status.
+API faults apply to every call; VM and kubelet faults to the nodes named. --clear removes them all.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %> --api-latency 100-800 --api-error-rate 0.1',
@@ -14,6 +14,8 @@ Proxmox faults apply to every API call; VM faults to the VMs named. --clear remo
     '<%= config.bin %> <%= command.id %> cp1 w1 --agent-down',
     '<%= config.bin %> <%= command.id %> w1 --reboot-delay 30',
     '<%= config.bin %> <%= command.id %> cp1 --drop-ssh',
+    '<%= config.bin %> <%= command.id %> --block-pdb default/web --stuck-pod default/debug',
+    '<%= config.bin %> <%= command.id %> w1 --kubelet-down',
     '<%= config.bin %> <%= command.id %> --clear',
   ]
 
@@ -24,12 +26,19 @@ Proxmox faults apply to every API call; VM faults to the VMs named. --clear remo
     'api-error-method': Flags.string({description: 'Only calls with this HTTP method fail (GET: reads only).', options: ['GET', 'POST', 'PUT', 'DELETE']}),
     'api-error-status': Flags.integer({description: 'HTTP status of the injected API errors.', default: 500}),
     'api-latency': Flags.string({description: 'Extra latency of every Proxmox API call, ms or MIN-MAX; 0 turns it off.'}),
+    'block-pdb': Flags.string({description: 'This PodDisruptionBudget (NAMESPACE/NAME) allows no disruption: evictions get 429.', multiple: true}),
     clear: Flags.boolean({description: 'Remove every fault (of the VMs named, or all).'}),
     'drop-next-ssh': Flags.integer({description: 'Cut the next N SSH sessions to the VMs as they start.', min: 1}),
     'drop-ssh': Flags.boolean({description: 'Cut the open SSH sessions to the VMs now.'}),
     'fail-task': Flags.string({description: 'The next Proxmox task of this type fails (qmclone, qmstart, qmreboot, resize, qmsnapshot…).'}),
     'fail-task-message': Flags.string({description: "The failing task's exit status."}),
+    'kube-error-rate': Flags.string({description: 'Fraction (0–1) of Kubernetes API calls that fail; 0 turns it off.'}),
+    'kube-error-status': Flags.integer({default: 500, description: 'HTTP status of the injected Kubernetes API errors (500, 503, 504).'}),
+    'kube-latency': Flags.string({description: 'Extra latency of every Kubernetes API call, ms or MIN-MAX; 0 turns it off.'}),
+    'kubelet-down': Flags.boolean({description: "The nodes' kubelet stops posting status: the node turns NotReady."}),
+    'kubelet-up': Flags.boolean({description: "The nodes' kubelet posts status again (if its VM runs the kubelet service)."}),
     'reboot-delay': Flags.integer({description: 'Seconds the VMs stay down when they reboot (a slow reboot).', min: 0}),
+    'stuck-pod': Flags.string({description: 'This pod (NAMESPACE/NAME) never finishes terminating once deleted.', multiple: true}),
   }
 
   static strict = false
@@ -38,16 +47,23 @@ Proxmox faults apply to every API call; VM faults to the VMs named. --clear remo
     const {labFault} = await import('../../lib/lab/cli/inspect.js')
     const {argv} = await this.parse(LabFault)
     const f = this.flags
-    const rate = f['api-error-rate'] === undefined ? undefined : Number(f['api-error-rate'])
+    const rate = (flag: string | undefined) => (flag === undefined ? undefined : Number(flag))
     const result = await labFault(this.stateDir, {
-      agentDown: f['agent-down'], agentUp: f['agent-up'], apiErrorMethod: f['api-error-method'], apiErrorRate: rate, apiErrorStatus: f['api-error-status'], apiLatency: f['api-latency'], clear: f.clear,
-      dropNextSsh: f['drop-next-ssh'], dropSsh: f['drop-ssh'], failTask: f['fail-task'], failTaskMessage: f['fail-task-message'], nodes: argv as string[], rebootDelay: f['reboot-delay'],
+      agentDown: f['agent-down'], agentUp: f['agent-up'], apiErrorMethod: f['api-error-method'], apiErrorRate: rate(f['api-error-rate']), apiErrorStatus: f['api-error-status'], apiLatency: f['api-latency'],
+      blockPdb: f['block-pdb'], clear: f.clear, dropNextSsh: f['drop-next-ssh'], dropSsh: f['drop-ssh'], failTask: f['fail-task'], failTaskMessage: f['fail-task-message'],
+      kubeErrorRate: rate(f['kube-error-rate']), kubeErrorStatus: f['kube-error-status'], kubeLatency: f['kube-latency'], kubeletDown: f['kubelet-down'], kubeletUp: f['kubelet-up'],
+      nodes: argv as string[], rebootDelay: f['reboot-delay'], stuckPod: f['stuck-pod'],
     })
     for (const [vmid, cut] of Object.entries(result.cutSessions)) this.log(`VM ${vmid}: cut ${cut} SSH session(s).`)
     const vmFaults = result.state.vms.filter((vm) => Object.keys(vm.faults).length > 0).map((vm) => `${vm.name}: ${JSON.stringify(vm.faults)}`)
     const {cloneLock: _lock, ...api} = result.state.faults
     this.log(`Proxmox API faults: ${Object.keys(api).length > 0 ? JSON.stringify(api) : 'none'}`)
     this.log(`VM faults: ${vmFaults.length > 0 ? vmFaults.join('; ') : 'none'}`)
+    const {kube} = result.state
+    if (kube) {
+      this.log(`Kubernetes API faults: ${Object.keys(kube.faults).length > 0 ? JSON.stringify(kube.faults) : 'none'}`)
+      this.log(`Kubelets down: ${kube.kubeletDown.length > 0 ? kube.kubeletDown.join(', ') : 'none'}`)
+    }
     return result
   }
 }

@@ -96,12 +96,48 @@ describe('kp lab fault flags', () => {
   })
 
   it.for([
-    [{agentDown: true, nodes: []}, 'name the VMs the fault is for'],
-    [{nodes: ['cp1']}, 'say which fault the VMs get'],
+    [{agentDown: true, nodes: []}, 'name the nodes the fault is for'],
+    [{nodes: ['cp1']}, 'say which fault the nodes get'],
     [{agentDown: true, agentUp: true, nodes: ['cp1']}, 'contradict'],
     [{apiErrorRate: 2, nodes: []}, '--api-error-rate must be between 0 and 1'],
     [{apiLatency: 'slow', nodes: []}, '--api-latency must be milliseconds'],
     [{agentDown: true, nodes: ['debian-12-cloudinit']}, 'the lab has no VM "debian-12-cloudinit"'],
+    [{blockPdb: ['default/web'], nodes: []}, 'the lab runs no Kubernetes API'],
+  ] as ReadonlyArray<readonly [FaultFlags, string]>)('refuses %j', ([flags, message]) => {
+    expect(() => buildFaultRequest(state, flags)).toThrow(message)
+  })
+})
+
+describe('kp lab fault flags for the Kubernetes API', () => {
+  const state: LabState = {
+    faults: {},
+    kube: {
+      faults: {latency: [{ms: 50}]},
+      kubeletDown: ['w2'],
+      nodes: [{name: 'cp1', ready: true, unschedulable: false}, {name: 'w1', ready: true, unschedulable: false}, {name: 'w2', ready: false, unschedulable: false}],
+    },
+    vms: [{booted: true, faults: {}, ip: '10.77.0.11', name: 'cp1', node: 'pve', running: true, template: false, vmid: 201}],
+  }
+
+  it('adds blocking PDBs and stuck pods to the faults the API has', () => {
+    expect(buildFaultRequest(state, {blockPdb: ['default/web'], nodes: [], stuckPod: ['default/debug']})).toEqual({
+      kube: {blockPdbs: ['default/web'], latency: [{ms: 50}], stuckPods: ['default/debug']},
+    })
+    expect(buildFaultRequest(state, {kubeErrorRate: 0.2, kubeErrorStatus: 503, kubeLatency: '0', nodes: []})).toEqual({kube: {errors: [{rate: 0.2, status: 503}], latency: []}})
+  })
+
+  it('silences kubelets of nodes that have no VM, and brings them back with --clear', () => {
+    expect(buildFaultRequest(state, {kubeletDown: true, nodes: ['w1']})).toEqual({kubelets: {w1: true}})
+    expect(buildFaultRequest(state, {clear: true, nodes: []})).toEqual({kube: {}, kubelets: {w2: false}, proxmox: {}})
+  })
+
+  it.for([
+    [{kubeletDown: true, nodes: []}, 'name the nodes the fault is for'],
+    [{kubeletDown: true, nodes: ['nosuch']}, 'has no node "nosuch"'],
+    [{kubeletDown: true, kubeletUp: true, nodes: ['w1']}, 'contradict'],
+    [{blockPdb: ['web'], nodes: []}, '--block-pdb takes NAMESPACE/NAME'],
+    [{kubeErrorRate: Number.NaN, nodes: []}, '--kube-error-rate must be between 0 and 1'],
+    [{kubeLatency: 'slow', nodes: []}, '--kube-latency must be milliseconds'],
   ] as ReadonlyArray<readonly [FaultFlags, string]>)('refuses %j', ([flags, message]) => {
     expect(() => buildFaultRequest(state, flags)).toThrow(message)
   })

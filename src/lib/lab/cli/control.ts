@@ -6,6 +6,7 @@ import {request} from 'node:http'
 
 import {UsageError} from '../../errors.js'
 import type {VmFaults} from '../host/runtime.js'
+import type {KubeFaults} from '../kube/faults.js'
 import type {Faults} from '../proxmox/faults.js'
 
 export interface LabVm {
@@ -21,8 +22,17 @@ export interface LabVm {
   faults: VmFaults
 }
 
+/** The lab's Kubernetes API (with kp lab up --cluster). */
+export interface LabKubeState {
+  faults: KubeFaults
+  /** Nodes whose kubelet is made to stop posting status (kp lab fault NODE --kubelet-down). */
+  kubeletDown: string[]
+  nodes: Array<{name: string; ready: boolean; unschedulable: boolean}>
+}
+
 export interface LabState {
   faults: Faults
+  kube?: LabKubeState
   vms: LabVm[]
 }
 
@@ -33,6 +43,10 @@ export interface FaultRequest {
   vms?: Record<string, VmFaults>
   /** Cut the VM's open SSH sessions now. */
   dropSsh?: number[]
+  /** Replaces the Kubernetes API faults. */
+  kube?: KubeFaults
+  /** Node name → kubelet down (true) or back (false). */
+  kubelets?: Record<string, boolean>
 }
 
 export interface FaultResult {

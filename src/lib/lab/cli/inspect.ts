@@ -17,6 +17,7 @@ export interface LabStatusResult {
   components: Array<{name: string; detail: string; ok: boolean}>
   vms: LabVm[]
   faults?: LabState['faults']
+  kube?: LabState['kube']
 }
 
 export async function labStatus(stateDir: string): Promise<LabStatusResult> {
@@ -38,7 +39,7 @@ export async function labStatus(stateDir: string): Promise<LabStatusResult> {
     {detail: 'apt-cacher-ng on 10.77.0.1:3142', name: 'apt proxy', ok: true},
     ...(live.kubeUrl ? [{detail: `${live.kubeUrl}  kubeconfig ${paths.kubeconfig}`, name: 'kubernetes api', ok: true}] : []),
   ]
-  return {components, dir: paths.dir, faults: lab.faults, state: 'ready', supervisor: withoutCa(live), vms: lab.vms}
+  return {components, dir: paths.dir, faults: lab.faults, ...(lab.kube ? {kube: lab.kube} : {}), state: 'ready', supervisor: withoutCa(live), vms: lab.vms}
 }
 
 function withoutCa(status: SupervisorStatus): Omit<SupervisorStatus, 'caPem'> {
@@ -69,6 +70,8 @@ export function resolveVm(vms: readonly LabVm[], ref: string): LabVm {
 export interface FaultFlags {
   agentDown?: boolean
   agentUp?: boolean
+  /** `ns/name` of PodDisruptionBudgets that refuse every eviction. */
+  blockPdb?: readonly string[]
   apiErrorRate?: number
   apiErrorMethod?: string
   apiErrorStatus?: number
@@ -78,27 +81,53 @@ export interface FaultFlags {
   dropSsh?: boolean
   failTask?: string
   failTaskMessage?: string
+  kubeErrorRate?: number
+  kubeErrorStatus?: number
+  kubeLatency?: string
+  kubeletDown?: boolean
+  kubeletUp?: boolean
   nodes: readonly string[]
   rebootDelay?: number
+  /** `ns/name` of pods that never finish terminating once deleted. */
+  stuckPod?: readonly string[]
 }
 
 const VM_FLAGS = ['agentDown', 'agentUp', 'dropNextSsh', 'dropSsh', 'rebootDelay'] as const
+const KUBELET_FLAGS = ['kubeletDown', 'kubeletUp'] as const
+const KUBE_FLAGS = ['blockPdb', 'kubeErrorRate', 'kubeLatency', 'stuckPod'] as const
+
+/** `200` or `100-800` → a latency the fakes understand; 0 → none. */
+function latency(flag: string, value: string): number | readonly [number, number] {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(value)
+  if (!m) throw new UsageError(`${flag} must be milliseconds like 200, or a range like 100-800`)
+  return m[2] === undefined ? Number(m[1]) : [Number(m[1]), Number(m[2])]
+}
+
+function objectRefs(flag: string, refs: readonly string[] | undefined): string[] | undefined {
+  if (refs === undefined) return undefined
+  for (const ref of refs) if (!/^[a-z0-9.-]+\/[a-z0-9.-]+$/.test(ref)) throw new UsageError(`${flag} takes NAMESPACE/NAME, like default/web; got "${ref}"`)
+  return [...refs]
+}
 
 /** Turns `kp lab fault` flags into one request against the lab's current faults. */
 export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRequest {
   const vmFlagsGiven = VM_FLAGS.filter((k) => flags[k] !== undefined && flags[k] !== false)
-  if (vmFlagsGiven.length > 0 && flags.nodes.length === 0) throw new UsageError('name the VMs the fault is for: kp lab fault NODE… --agent-down (names or VMIDs)')
-  if (flags.nodes.length > 0 && vmFlagsGiven.length === 0 && !flags.clear) throw new UsageError('say which fault the VMs get: --agent-down, --agent-up, --reboot-delay, --drop-ssh or --drop-next-ssh')
+  const kubeletFlagsGiven = KUBELET_FLAGS.filter((k) => flags[k] === true)
+  if ((vmFlagsGiven.length > 0 || kubeletFlagsGiven.length > 0) && flags.nodes.length === 0) throw new UsageError('name the nodes the fault is for: kp lab fault NODE… --agent-down (names or VMIDs)')
+  if (flags.nodes.length > 0 && vmFlagsGiven.length === 0 && kubeletFlagsGiven.length === 0 && !flags.clear) {
+    throw new UsageError('say which fault the nodes get: --agent-down, --agent-up, --reboot-delay, --drop-ssh, --drop-next-ssh, --kubelet-down or --kubelet-up')
+  }
+
   if (flags.agentDown && flags.agentUp) throw new UsageError('--agent-down and --agent-up contradict each other')
+  if (flags.kubeletDown && flags.kubeletUp) throw new UsageError('--kubelet-down and --kubelet-up contradict each other')
+  if (flags.kubeErrorRate !== undefined && !(flags.kubeErrorRate >= 0 && flags.kubeErrorRate <= 1)) throw new UsageError('--kube-error-rate must be between 0 and 1, like 0.2')
   if (flags.apiErrorRate !== undefined && !(flags.apiErrorRate >= 0 && flags.apiErrorRate <= 1)) throw new UsageError('--api-error-rate must be between 0 and 1, like 0.2')
 
   const request: FaultRequest = {}
   const api = flags.clear ? {} : {...current.faults}
   delete api.cloneLock
   if (flags.apiLatency !== undefined) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(flags.apiLatency)
-    if (!m) throw new UsageError('--api-latency must be milliseconds like 200, or a range like 100-800')
-    const ms = m[2] === undefined ? Number(m[1]) : ([Number(m[1]), Number(m[2])] as const)
+    const ms = latency('--api-latency', flags.apiLatency)
     api.latency = ms === 0 ? [] : [{ms}]
   }
 
@@ -106,8 +135,11 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
   if (flags.failTask !== undefined) api.failTasks = [...(api.failTasks ?? []), {message: flags.failTaskMessage ?? 'simulated failure (kp lab fault)', type: flags.failTask}]
   if (flags.clear || flags.apiLatency !== undefined || flags.apiErrorRate !== undefined || flags.failTask !== undefined) request.proxmox = api
 
+  Object.assign(request, kubeFaultRequest(current, flags))
+
   // --clear alone touches only VMs that have faults: a VM still being cloned has no disk to write to.
-  const targets = flags.clear && flags.nodes.length === 0 ? current.vms.filter((v) => !v.template && Object.keys(v.faults).length > 0) : flags.nodes.map((ref) => resolveVm(current.vms, ref))
+  const vmTargets = vmFlagsGiven.length > 0 || (flags.clear && current.vms.some((v) => !v.template))
+  const targets = !vmTargets ? [] : flags.clear && flags.nodes.length === 0 ? current.vms.filter((v) => !v.template && Object.keys(v.faults).length > 0) : flags.nodes.map((ref) => resolveVm(current.vms, ref))
   const vms: Record<string, VmFaultsInput> = {}
   for (const vm of targets) {
     const faults: VmFaultsInput = flags.clear ? {agentSilent: false, rebootDelaySeconds: undefined} : {}
@@ -124,3 +156,41 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
 }
 
 type VmFaultsInput = NonNullable<FaultRequest['vms']>[string]
+
+/** The Kubernetes part of a fault request: API latency and errors, blocking PDBs, stuck pods, silent kubelets. */
+function kubeFaultRequest(current: LabState, flags: FaultFlags): Pick<FaultRequest, 'kube' | 'kubelets'> {
+  const given = KUBE_FLAGS.some((k) => flags[k] !== undefined) || flags.kubeletDown === true || flags.kubeletUp === true
+  if (!current.kube) {
+    if (given) throw new UsageError('the lab runs no Kubernetes API, so it has no Kubernetes faults', {hint: 'start it with kp lab up --cluster'})
+    return {}
+  }
+
+  const out: Pick<FaultRequest, 'kube' | 'kubelets'> = {}
+  if (flags.clear || KUBE_FLAGS.some((k) => flags[k] !== undefined)) {
+    const kube = flags.clear ? {} : {...current.kube.faults}
+    if (flags.kubeLatency !== undefined) {
+      const ms = latency('--kube-latency', flags.kubeLatency)
+      kube.latency = ms === 0 ? [] : [{ms}]
+    }
+
+    if (flags.kubeErrorRate !== undefined) kube.errors = flags.kubeErrorRate === 0 ? [] : [{rate: flags.kubeErrorRate, status: flags.kubeErrorStatus ?? 500}]
+    const block = objectRefs('--block-pdb', flags.blockPdb)
+    if (block) kube.blockPdbs = [...new Set([...(kube.blockPdbs ?? []), ...block])]
+    const stuck = objectRefs('--stuck-pod', flags.stuckPod)
+    if (stuck) kube.stuckPods = [...new Set([...(kube.stuckPods ?? []), ...stuck])]
+    out.kube = kube
+  }
+
+  const known = current.kube.nodes.map((n) => n.name)
+  const kubelets: Record<string, boolean> = {}
+  if (flags.clear) for (const name of current.kube.kubeletDown) kubelets[name] = false
+  if (flags.kubeletDown || flags.kubeletUp) {
+    for (const name of flags.nodes) {
+      if (!known.includes(name)) throw new UsageError(`the lab's Kubernetes API has no node "${name}"`, {hint: `its nodes: ${known.join(', ')}`})
+      kubelets[name] = flags.kubeletDown === true
+    }
+  }
+
+  if (Object.keys(kubelets).length > 0) out.kubelets = kubelets
+  return out
+}

@@ -31,6 +31,8 @@ export interface LabLayout {
 export interface LabEndpoints {
   apiUrl: string
   fingerprint: string
+  /** The lab Kubernetes API runs (kp lab up --cluster): kp.yaml points at its kubeconfig. */
+  kubeUrl?: string
   repoBaseUrl: string
 }
 
@@ -72,6 +74,7 @@ export function labConfig(cluster: string, layout: LabLayout, endpoints: LabEndp
       podSubnet: '10.244.0.0/16',
       serviceSubnet: '10.96.0.0/12',
       cni: {manifest: './cni.yaml'},
+      ...(endpoints.kubeUrl ? {kubeconfig: './kubeconfig'} : {}),
     },
     proxmox: {
       endpoint: new URL(endpoints.apiUrl).origin,

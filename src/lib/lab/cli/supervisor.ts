@@ -11,7 +11,8 @@ import {createServer, type IncomingMessage, type Server, type ServerResponse} fr
 import {createLabHost} from '../host/index.js'
 import {type FakeKube, startFakeKube} from '../kube/index.js'
 import {startFakeProxmox, type FakeProxmox} from '../proxmox/index.js'
-import type {FaultRequest, FaultResult, LabState} from './control.js'
+import type {Node} from '../kube/types.js'
+import type {FaultRequest, FaultResult, LabKubeState, LabState} from './control.js'
 import {LAB_KUBE_PORT, LAB_PVE_NODE, LAB_PVE_PORT, LAB_SHARED_STORAGE, LAB_TEMPLATE_VMID, LAB_TOKEN_ID, labPaths} from './files.js'
 import {LAB_HOST_IP} from './lab-config.js'
 import {type Phase, type SupervisorStatus, writeStatus} from './status.js'
@@ -37,6 +38,7 @@ export async function superviseLab(dir: string, cluster: string, pveNodes = 1, k
   const lab = createLabHost({stateDir: dir})
   let pve: FakeProxmox | undefined
   let kube: FakeKube | undefined
+  let kubelets: Kubelets | undefined
   let control: Server | undefined
   let stopping: Promise<void> | undefined
 
@@ -46,6 +48,7 @@ export async function superviseLab(dir: string, cluster: string, pveNodes = 1, k
       status.phase = exitCode === 0 ? 'stopping' : 'failed'
       save()
       control?.close()
+      kubelets?.stop()
       await pve?.close().catch((error: unknown) => log(`proxmox close: ${String(error)}`))
       await kube?.close().catch((error: unknown) => log(`kubernetes close: ${String(error)}`))
       const report = await lab.teardown()
@@ -90,7 +93,9 @@ export async function superviseLab(dir: string, cluster: string, pveNodes = 1, k
       }),
     )
     if (kubeOptions) kube = await phase('kubernetes', () => startLabKube(paths, kubeOptions))
-    control = await listen(paths.socket, controlHandler(lab, pve, () => void stop(0)))
+    kubelets = kube ? new Kubelets(lab, pve, kube) : undefined
+    kubelets?.start()
+    control = await listen(paths.socket, controlHandler(lab, pve, kubelets, () => void stop(0)))
     Object.assign(status, {...(kube ? {kubeUrl: kube.url} : {}), apiUrl: pve.apiUrl, caPem: pve.caPem, fingerprint: pve.fingerprint, phase: 'ready', repoBaseUrl: repos.baseUrl})
     save()
     log(`ready: ${pve.apiUrl} (${pve.fingerprint})`)
@@ -114,14 +119,72 @@ async function startLabKube(paths: ReturnType<typeof labPaths>, options: LabKube
     sans: [LAB_HOST_IP],
     stateFile: path.join(paths.kube, 'state.json'),
   })
-  kube.seedDemo({kubeletVersion: `v${options.version}`, nodes: options.nodes})
+  // A restarted supervisor finds the cluster it kept in state.json: seeding again would duplicate it.
+  if (kube.list('nodes').length === 0) kube.seedDemo({kubeletVersion: `v${options.version}`, nodes: options.nodes})
   await kube.writeKubeconfig(paths.kubeconfig)
   return kube
 }
 
+const HEARTBEAT_MS = 1000
+
+/**
+ * The kubelet of each lab VM, as the API server sees it: a node whose VM exists posts status while
+ * the VM is booted and its kubelet service is active (the systemctl stub's state), and stops when
+ * the VM stops, the service stops, or `kp lab fault NODE --kubelet-down` says so. Nodes without a VM
+ * (the --cluster demo before kp vm seed) keep reporting Ready.
+ */
+class Kubelets {
+  readonly down = new Set<string>()
+  private timer: NodeJS.Timeout | undefined
+  private readonly ready = new Map<string, boolean>()
+
+  constructor(
+    private readonly lab: Lab,
+    private readonly pve: FakeProxmox,
+    readonly kube: FakeKube,
+  ) {}
+
+  start(): void {
+    this.beat()
+    this.timer = setInterval(() => this.beat(), HEARTBEAT_MS)
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+
+  set(name: string, down: boolean): void {
+    if (down) this.down.add(name)
+    else this.down.delete(name)
+    this.beat()
+  }
+
+  beat(): void {
+    const vms = new Map(this.pve.vms().filter((vm) => vm.config.template !== '1').map((vm) => [vm.config.name ?? '', vm.vmid]))
+    for (const node of this.kube.list<Node>('nodes')) {
+      const name = node.metadata.name
+      const vmid = vms.get(name)
+      const posting = !this.down.has(name) && (vmid === undefined || this.lab.backend.serviceActive(vmid, 'kubelet.service'))
+      if (this.ready.get(name) === posting) continue
+      this.ready.set(name, posting)
+      this.kube.nodeReady(name, posting)
+      log(`kubelet ${name}: ${posting ? 'posting status' : 'stopped posting status'}`)
+    }
+  }
+
+  state(): LabKubeState {
+    const nodes = this.kube.list<Node>('nodes').map((n) => ({
+      name: n.metadata.name,
+      ready: n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True',
+      unschedulable: n.spec?.unschedulable === true,
+    }))
+    return {faults: this.kube.faults(), kubeletDown: [...this.down].sort(), nodes}
+  }
+}
+
 type Lab = ReturnType<typeof createLabHost>
 
-function labState(lab: Lab, pve: FakeProxmox): LabState {
+function labState(lab: Lab, pve: FakeProxmox, kubelets?: Kubelets): LabState {
   const vms = pve.vms().map((vm) => {
     const template = vm.config.template === '1'
     return {
@@ -136,18 +199,21 @@ function labState(lab: Lab, pve: FakeProxmox): LabState {
       vmid: vm.vmid,
     }
   })
-  return {faults: pve.faults(), vms}
+  return {faults: pve.faults(), ...(kubelets ? {kube: kubelets.state()} : {}), vms}
 }
 
-async function applyFaults(lab: Lab, pve: FakeProxmox, request: FaultRequest): Promise<FaultResult> {
+async function applyFaults(lab: Lab, pve: FakeProxmox, kubelets: Kubelets | undefined, request: FaultRequest): Promise<FaultResult> {
+  if ((request.kube || request.kubelets) && !kubelets) throw new Error('the lab runs no Kubernetes API (kp lab up --cluster)')
+  if (request.kube) kubelets?.kube.setFaults(request.kube)
+  for (const [name, down] of Object.entries(request.kubelets ?? {})) kubelets?.set(name, down)
   if (request.proxmox) pve.setFaults({...request.proxmox, cloneLock: request.proxmox.cloneLock ?? pve.faults().cloneLock})
   for (const [vmid, faults] of Object.entries(request.vms ?? {})) await lab.setFault(Number(vmid), faults)
   const cutSessions: Record<string, number> = {}
   for (const vmid of request.dropSsh ?? []) cutSessions[vmid] = await lab.dropSshSessions(vmid)
-  return {cutSessions, state: labState(lab, pve)}
+  return {cutSessions, state: labState(lab, pve, kubelets)}
 }
 
-function controlHandler(lab: Lab, pve: FakeProxmox, stop: () => void) {
+function controlHandler(lab: Lab, pve: FakeProxmox, kubelets: Kubelets | undefined, stop: () => void) {
   return async (req: IncomingMessage, res: ServerResponse) => {
     const reply = (code: number, body: unknown) => {
       res.writeHead(code, {'content-type': 'application/json'})
@@ -155,8 +221,8 @@ function controlHandler(lab: Lab, pve: FakeProxmox, stop: () => void) {
     }
 
     try {
-      if (req.method === 'GET' && req.url === '/status') return reply(200, {data: labState(lab, pve)})
-      if (req.method === 'POST' && req.url === '/faults') return reply(200, {data: await applyFaults(lab, pve, (await readJson(req)) as FaultRequest)})
+      if (req.method === 'GET' && req.url === '/status') return reply(200, {data: labState(lab, pve, kubelets)})
+      if (req.method === 'POST' && req.url === '/faults') return reply(200, {data: await applyFaults(lab, pve, kubelets, (await readJson(req)) as FaultRequest)})
       if (req.method === 'POST' && req.url === '/stop') {
         reply(200, {data: {}})
         stop()

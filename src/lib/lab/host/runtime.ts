@@ -157,6 +157,12 @@ export class HostRuntime implements VmBackend {
     return pid !== undefined && existsSync(`/proc/${pid}/root/run/kp-lab/booted`)
   }
 
+  /** Whether a systemd unit is active inside a booted VM, as the image's systemctl stub records it. */
+  serviceActive(vmid: number, unit: string): boolean {
+    const pid = this.initPid(vmid)
+    return pid !== undefined && this.booted(vmid) && existsSync(`/proc/${pid}/root/var/lib/kp-lab/services/active/${unit}`)
+  }
+
   async start(spec: VmSpec): Promise<void> {
     const {vmid} = spec
     if (await this.running(vmid)) return
