@@ -3,6 +3,8 @@ import path from 'node:path'
 
 export interface TestConfigOptions {
   cluster?: string
+  /** cluster.kubeconfig: the admin kubeconfig kp uses (a fake API server's). */
+  kubeconfig?: string
   /** Add a proxmox section whose token secret comes from this file (written with mode 0600). */
   tokenSecret?: string
 }
@@ -33,7 +35,7 @@ export function writeTestConfig(dir: string, options: TestConfigOptions = {}): s
   kubernetesVersion: 1.31.9
   controlPlaneEndpoint: 10.77.0.11
   cni: {manifest: https://example.invalid/cni.yaml}
-${proxmox}network:
+${options.kubeconfig ? `  kubeconfig: ${JSON.stringify(options.kubeconfig)}\n` : ''}${proxmox}network:
   gateway: 10.77.0.1
   prefix: 24
   dns: [10.77.0.1]

@@ -9,7 +9,10 @@ import type {AnyWorkflow} from '../engine/types.js'
  * vm-seed, node-prepare, node-drain, bootstrap… here.
  */
 const builtIn: Record<string, () => Promise<AnyWorkflow>> = {
+  'node-cordon': async () => (await import('./node-drain/cordon.js')).nodeCordon,
+  'node-drain': async () => (await import('./node-drain/index.js')).nodeDrain,
   'node-prepare': async () => (await import('./node-prepare/index.js')).nodePrepare,
+  'node-uncordon': async () => (await import('./node-drain/cordon.js')).nodeUncordon,
   'vm-destroy': async () => (await import('./vm-ops/destroy.js')).vmDestroy,
   'vm-rollback': async () => (await import('./vm-ops/rollback.js')).vmRollback,
   'vm-seed': async () => (await import('./vm-seed/index.js')).vmSeed,
