@@ -64,8 +64,16 @@ function serverSans(extra: readonly string[]): string[] {
   return [...new Set(names)]
 }
 
-/** Load the PKI from `dir`, or make it. The serving certificate is per SAN set (`server-<hash>/`). */
-export async function ensurePki(dir: string, extraSans: readonly string[] = []): Promise<ClusterPki> {
+export interface PkiOptions {
+  /** Lifetime of the serving certificate; 365 days by default. */
+  servingDays?: number
+}
+
+/**
+ * Load the PKI from `dir`, or make it. The serving certificate is per SAN set and lifetime
+ * (`server-<hash>/`); like a real one it ages, so a short-lived one cached here expires for real.
+ */
+export async function ensurePki(dir: string, extraSans: readonly string[] = [], options: PkiOptions = {}): Promise<ClusterPki> {
   const caDir = path.join(dir, 'ca')
   await atomicDir(caDir, async (work) => {
     await run('openssl', [
@@ -75,10 +83,13 @@ export async function ensurePki(dir: string, extraSans: readonly string[] = []):
     await signed(work, 'admin', work, subject(ADMIN_USER, ADMIN_GROUPS), ['keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth'], 365)
   })
   const sans = serverSans(extraSans)
-  const serverDir = path.join(dir, `server-${createHash('sha256').update(sans.join(',')).digest('hex').slice(0, 12)}`)
+  const days = options.servingDays ?? 365
+  // The default lifetime keeps the key it always had, so existing PKI folders stay valid.
+  const key = days === 365 ? sans.join(',') : `${sans.join(',')};days=${days}`
+  const serverDir = path.join(dir, `server-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`)
   await atomicDir(serverDir, async (work) => {
     const alt = sans.map((n) => (isIP(n) ? `IP:${n}` : `DNS:${n}`)).join(',')
-    await signed(work, 'apiserver', caDir, '/CN=kube-apiserver', ['keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth', `subjectAltName=${alt}`], 365)
+    await signed(work, 'apiserver', caDir, '/CN=kube-apiserver', ['keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth', `subjectAltName=${alt}`], days)
   })
   return {admin: read(caDir, 'admin'), ca: read(caDir, 'ca'), dir, server: read(serverDir, 'apiserver')}
 }

@@ -1,13 +1,15 @@
 /**
  * The control loops of a tiny cluster, run on a timer: node lifecycle (Ready condition from the
- * kubelet heartbeat, the unschedulable taint), kubelets (start bound pods, keep mirror pods of static
- * pods, finish graceful deletions), garbage collection of orphaned dependents and of pods on deleted nodes, Deployments → one
+ * kubelet heartbeat, pressure conditions, the unschedulable and pressure taints), kubelets (start
+ * bound pods, report restarts and crash loops, keep mirror pods of static pods, finish graceful
+ * deletions), garbage collection of orphaned dependents and of pods on deleted nodes, Deployments → one
  * ReplicaSet, ReplicaSets → pods, DaemonSets → one pod per eligible node, a round-robin scheduler,
  * and the disruption controller (PDB status).
  */
 import {createHash, randomUUID} from 'node:crypto'
 
 import {type Cluster, DAEMONSETS, DEPLOYMENTS, NODES, PODS, randomSuffix, REPLICASETS} from './cluster.js'
+import {PRESSURE_CONDITIONS, type PressureCondition} from './faults.js'
 import {podReady} from './pdb.js'
 import {fromLabelSelector, matchesLabels} from './selectors.js'
 import type {Condition, DaemonSet, Deployment, KubeObject, Node, OwnerReference, Pod, PodTemplate, ReplicaSet, Taint, Toleration} from './types.js'
@@ -25,6 +27,26 @@ const DAEMON_TOLERATIONS: Toleration[] = [
   {effect: 'NoSchedule', key: 'node.kubernetes.io/pid-pressure', operator: 'Exists'},
   {effect: 'NoSchedule', key: UNSCHEDULABLE_TAINT, operator: 'Exists'},
 ]
+
+/** What the kubelet reports for each pressure condition (pkg/kubelet/nodestatus), and the taint TaintNodesByCondition adds. */
+const PRESSURE: Record<PressureCondition, {no: [string, string]; taint: string; yes: [string, string]}> = {
+  DiskPressure: {no: ['KubeletHasNoDiskPressure', 'kubelet has no disk pressure'], taint: 'node.kubernetes.io/disk-pressure', yes: ['KubeletHasDiskPressure', 'kubelet has disk pressure']},
+  MemoryPressure: {no: ['KubeletHasSufficientMemory', 'kubelet has sufficient memory available'], taint: 'node.kubernetes.io/memory-pressure', yes: ['KubeletHasInsufficientMemory', 'kubelet has insufficient memory available']},
+  PIDPressure: {no: ['KubeletHasSufficientPID', 'kubelet has sufficient PID available'], taint: 'node.kubernetes.io/pid-pressure', yes: ['KubeletHasInsufficientPID', 'kubelet has insufficient PID available']},
+}
+const CONDITION_TAINTS = new Set([UNSCHEDULABLE_TAINT, ...Object.values(PRESSURE).map((p) => p.taint)])
+
+/** The parts of a pod's containerStatuses the kubelet here writes. */
+interface ContainerStatus {
+  containerID?: string
+  lastState?: Record<string, unknown>
+  name: string
+  ready: boolean
+  restartCount: number
+  started?: boolean
+  state?: {running?: {startedAt: string}; waiting?: {message?: string; reason: string}}
+  [key: string]: unknown
+}
 
 export function nodeIsReady(node: Node): boolean {
   return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
@@ -100,11 +122,24 @@ export class Controllers {
         const next = {...wanted, lastHeartbeatTime: now, lastTransitionTime: now}
         node.status = {...node.status, conditions: [...conditions.filter((c) => c.type !== 'Ready'), next]}
       }
-      const taints = (node.spec?.taints ?? []).filter((t) => t.key !== UNSCHEDULABLE_TAINT)
-      if (node.spec?.unschedulable) {
-        const old = node.spec.taints?.find((t) => t.key === UNSCHEDULABLE_TAINT)
-        taints.push({effect: 'NoSchedule', key: UNSCHEDULABLE_TAINT, timeAdded: old?.timeAdded ?? timestamp()})
+      const pressure = this.cluster.faults.pressureOf(node.metadata.name)
+      for (const type of PRESSURE_CONDITIONS) {
+        const under = pressure.includes(type)
+        const have = node.status?.conditions?.find((c) => c.type === type)
+        if (have ? (have.status === 'True') === under : !under) continue
+        const now = timestamp()
+        const [reason, message] = under ? PRESSURE[type].yes : PRESSURE[type].no
+        const next: Condition = {lastHeartbeatTime: now, lastTransitionTime: now, message, reason, status: under ? 'True' : 'False', type}
+        const list = node.status?.conditions ?? []
+        node.status = {...node.status, conditions: have ? list.map((c) => (c.type === type ? next : c)) : [next, ...list]}
       }
+      const taints = (node.spec?.taints ?? []).filter((t) => !CONDITION_TAINTS.has(t.key))
+      const keepTaint = (key: string) => {
+        const old = node.spec?.taints?.find((t) => t.key === key)
+        taints.push({effect: 'NoSchedule', key, timeAdded: old?.timeAdded ?? timestamp()})
+      }
+      if (node.spec?.unschedulable) keepTaint(UNSCHEDULABLE_TAINT)
+      for (const type of pressure) keepTaint(PRESSURE[type].taint)
       node.spec = {...node.spec}
       if (taints.length > 0) node.spec.taints = taints
       else delete node.spec.taints
@@ -273,8 +308,9 @@ export class Controllers {
         status.podIP = pod.spec.hostNetwork ? status.hostIP : `${prefix}.${(this.podIp++ % 250) + 2}`
         status.containerStatuses = pod.spec.containers.map((c) => ({containerID: `containerd://${randomUUID().replace(/-/g, '')}`, image: c.image ?? '', name: c.name, ready: true, restartCount: 0, started: true, state: {running: {startedAt: now}}}))
       }
+      const crashing = status.phase === 'Running' && this.containerFaults(pod, now)
       if (status.phase === 'Running') {
-        const want = ready ? 'True' : 'False'
+        const want = ready && !crashing ? 'True' : 'False'
         const conditions = status.conditions ?? []
         for (const type of ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled']) {
           const value: Condition['status'] = type === 'Ready' || type === 'ContainersReady' ? want : 'True'
@@ -288,6 +324,30 @@ export class Controllers {
       pod.status = status
       if (!same(before, pod)) this.store.put(PODS, pod)
     }
+  }
+
+  /** Restart counts and crash loops from the faults; true while the pod crash-loops. */
+  private containerFaults(pod: Pod, now: string): boolean {
+    const namespace = pod.metadata.namespace ?? 'default'
+    const crashing = this.cluster.faults.crashLooping(namespace, pod.metadata.name)
+    const restarts = this.cluster.faults.podRestarts(namespace, pod.metadata.name)
+    const status = pod.status ?? {}
+    const statuses = (status.containerStatuses ?? []) as ContainerStatus[]
+    status.containerStatuses = statuses.map((cs, i): ContainerStatus => {
+      const looping = cs.state?.waiting?.reason === 'CrashLoopBackOff'
+      const restartCount = i === 0 && restarts !== undefined ? restarts : cs.restartCount
+      if (crashing) {
+        if (looping && cs.restartCount === Math.max(restartCount, 1)) return cs
+        // The kubelet's back-off message, and the run that ended; written once, so ticks do not churn.
+        const lastState = looping ? cs.lastState : {terminated: {containerID: cs.containerID, exitCode: 1, finishedAt: now, reason: 'Error', startedAt: cs.state?.running?.startedAt ?? now}}
+        const waiting = {message: `back-off 5m0s restarting failed container=${cs.name} pod=${pod.metadata.name}_${namespace}(${pod.metadata.uid ?? ''})`, reason: 'CrashLoopBackOff'}
+        return {...cs, lastState, ready: false, restartCount: Math.max(restartCount, 1), started: false, state: {waiting}}
+      }
+      if (looping) return {...cs, ready: true, restartCount, started: true, state: {running: {startedAt: now}}}
+      return restartCount === cs.restartCount ? cs : {...cs, restartCount}
+    })
+    pod.status = status
+    return crashing
   }
 
   private finishDeletions(): void {

@@ -1,7 +1,9 @@
 /**
  * Faults on demand for the fake Kubernetes API: latency, injected 5xx answers (seeded, so a run is
- * repeatable), PodDisruptionBudgets that block every eviction, and pods that never finish terminating.
- * Plain JSON, like the Proxmox fake's faults, so a lab supervisor can pass them through.
+ * repeatable), PodDisruptionBudgets that block every eviction, pods that never finish terminating,
+ * and what kp health looks for: failing health checks (etcd…), node pressure, restarting and
+ * crash-looping containers. Plain JSON, like the Proxmox fake's faults, so a lab supervisor can pass
+ * them through.
  */
 import {drawRange, type Range, seededRandom} from '../proxmox/faults.js'
 
@@ -26,11 +28,22 @@ export interface ErrorFault extends RequestSelector {
   message?: string
 }
 
+export const PRESSURE_CONDITIONS = ['MemoryPressure', 'DiskPressure', 'PIDPressure'] as const
+export type PressureCondition = (typeof PRESSURE_CONDITIONS)[number]
+
 export interface KubeFaults {
   /** `namespace/name` of PodDisruptionBudgets whose disruptionsAllowed is forced to 0. */
   blockPdbs?: string[]
+  /** `namespace/name` of pods whose containers crash: waiting in CrashLoopBackOff, not ready, at least one restart. */
+  crashLoopPods?: string[]
   errors?: ErrorFault[]
+  /** Health checks that fail (`etcd`, `informer-sync`…): `/readyz`, `/livez`, `/healthz` answer 500 naming them, `/readyz/<check>` 500. */
+  failingHealthChecks?: string[]
   latency?: LatencyFault[]
+  /** Pressure conditions the kubelets report, by node: `{w1: ['MemoryPressure']}`. */
+  nodePressure?: Record<string, PressureCondition[]>
+  /** Restart count the kubelet reports for a pod's first container, by `namespace/name`. */
+  podRestarts?: Record<string, number>
   seed?: number
   /** `namespace/name` of pods that keep their deletionTimestamp forever once deleted (a stuck finalizer). */
   stuckPods?: string[]
@@ -85,5 +98,21 @@ export class KubeFaultState {
 
   podStuck(namespace: string, name: string): boolean {
     return this.faults.stuckPods?.includes(`${namespace}/${name}`) ?? false
+  }
+
+  healthCheckFails(check: string): boolean {
+    return this.faults.failingHealthChecks?.includes(check) ?? false
+  }
+
+  pressureOf(node: string): readonly PressureCondition[] {
+    return this.faults.nodePressure?.[node] ?? []
+  }
+
+  podRestarts(namespace: string, name: string): number | undefined {
+    return this.faults.podRestarts?.[`${namespace}/${name}`]
+  }
+
+  crashLooping(namespace: string, name: string): boolean {
+    return this.faults.crashLoopPods?.includes(`${namespace}/${name}`) ?? false
   }
 }

@@ -45,6 +45,8 @@ export interface FakeKubeOptions {
   requestLogFile?: string
   /** Extra subject alternative names of the serving certificate (IPs or DNS names). */
   sans?: string[]
+  /** Lifetime of the serving certificate in days (365 by default), to rehearse one that expires soon. */
+  servingCertificateDays?: number
   stateFile?: string
 }
 
@@ -132,15 +134,24 @@ function defaultCertDir(stateFile: string | undefined): string {
 
 const HEALTH_CHECKS = ['ping', 'log', 'etcd', 'etcd-readiness', 'informer-sync', 'poststarthook/start-apiserver-admission-initializer', 'poststarthook/generic-apiserver-start-informers', 'poststarthook/start-kube-aggregator-informers', 'poststarthook/apiservice-registration-controller', 'shutdown']
 
-/** `/readyz`, `/livez`, `/healthz` and their per-check paths, as text. */
-function health(pathname: string, verbose: boolean): string | undefined {
+/**
+ * `/readyz`, `/livez`, `/healthz` and their per-check paths, as the apiserver's healthz handlers
+ * answer: a failing check makes the aggregate 500 with every check listed (verbose or not) and the
+ * reason withheld, and its own path 500 `internal server error: …`.
+ */
+function health(pathname: string, verbose: boolean, fails: (check: string) => boolean): {status: number; text: string} | undefined {
   const m = /^\/(readyz|livez|healthz)(?:\/(.+))?$/.exec(pathname)
   if (!m) return undefined
   const kind = m[1] ?? 'healthz'
   const checks = HEALTH_CHECKS.filter((c) => kind === 'readyz' || !['etcd-readiness', 'informer-sync', 'shutdown'].includes(c))
-  if (m[2]) return checks.includes(m[2]) ? 'ok' : undefined
-  if (!verbose) return 'ok'
-  return `${checks.map((c) => `[+]${c} ok`).join('\n')}\n${kind} check passed\n`
+  if (m[2]) {
+    if (!checks.includes(m[2])) return undefined
+    return fails(m[2]) ? {status: 500, text: `internal server error: ${m[2]} check failed (injected fault)\n`} : {status: 200, text: 'ok'}
+  }
+  const failed = checks.filter(fails)
+  if (failed.length === 0 && !verbose) return {status: 200, text: 'ok'}
+  const lines = checks.map((c) => (failed.includes(c) ? `[-]${c} failed: reason withheld` : `[+]${c} ok`))
+  return failed.length === 0 ? {status: 200, text: `${lines.join('\n')}\n${kind} check passed\n`} : {status: 500, text: `${lines.join('\n')}\n${kind} check failed\n`}
 }
 
 interface Identity {
@@ -162,7 +173,7 @@ function identityOf(req: IncomingMessage): Identity | undefined {
 
 export async function startFakeKube(options: FakeKubeOptions = {}): Promise<FakeKube> {
   const host = options.host ?? '127.0.0.1'
-  const pki = await ensurePki(options.certDir ?? defaultCertDir(options.stateFile), [host, ...(options.sans ?? [])])
+  const pki = await ensurePki(options.certDir ?? defaultCertDir(options.stateFile), [host, ...(options.sans ?? [])], {servingDays: options.servingCertificateDays})
   const store = ObjectStore.open(options.stateFile)
   const faults = new KubeFaultState(options.faults)
   const cluster = new Cluster(store, faults, options.gracePeriodScale ?? 1)
@@ -263,8 +274,8 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         entry.user = identity.user
         entry.groups = identity.groups
       }
-      const text = health(url.pathname, url.searchParams.has('verbose'))
-      if (text !== undefined) return finish(200, text, 'text/plain; charset=utf-8')
+      const healthAnswer = health(url.pathname, url.searchParams.has('verbose'), (check) => faults.healthCheckFails(check))
+      if (healthAnswer) return finish(healthAnswer.status, healthAnswer.text, 'text/plain; charset=utf-8')
       if (!identity && url.pathname !== '/version') return finish(401, new KubeError(401, 'Unauthorized', 'Unauthorized').toStatus())
       const injected = faults.errorFor(method, url.pathname)
       if (injected) return finish(injected.status, new KubeError(injected.status, injected.reason, injected.message).toStatus())
@@ -272,7 +283,9 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       if (doc !== undefined) return finish(200, doc)
       const request = parseResourcePath(url.pathname)
       if (!request) throw notFoundPath()
-      cluster.refreshPdbs()
+      // Only budgets show their status (evictions refresh it themselves): computing it for every
+      // request would make each list of a 3000-pod cluster pay the disruption controller's arithmetic.
+      if (request.def.name === 'poddisruptionbudgets') cluster.refreshPdbs()
       const watch = url.searchParams.get('watch')
       if (method === 'GET' && (watch === 'true' || watch === '1')) {
         if (request.name !== undefined) throw methodNotAllowed()
