@@ -40,6 +40,7 @@ const cases = [
   ['kp --version', [kp, '--version'], ['--version']],
   ['kp --help', [kp, '--help'], ['--help']],
   ['kp runs list', [kp, 'runs', 'list'], ['runs', 'list']],
+  ['kp health -h', [kp, 'health', '--help'], ['health', '--help']],
 ]
 
 console.log(`start-up, ${runs} runs each (ms)`)
@@ -49,6 +50,18 @@ for (const [name, args, probeArgs] of cases) {
   const t = name === 'node -e 0' ? {median: base, p90: time(args).p90} : time(args)
   const heavy = probeArgs ? heavyLoaded(probeArgs) : []
   console.log(name.padEnd(16), t.median.toFixed(1).padStart(8), t.p90.toFixed(1).padStart(8), '  ' + (probeArgs ? heavy.join(', ') || 'none' : '-'))
+}
+
+// Kubernetes, against in-process API fakes (no root): kp health on 100 nodes and ~3000 pods (wall
+// time, peak memory, API requests), and kp node drain of a 100-pod node at 50 ms per API call beside
+// the real kubectl drain of the same node. KP_BENCH_KUBE=0 skips it.
+if (process.env.KP_BENCH_KUBE !== '0') {
+  const {benchHealth} = await import('./health.js')
+  console.log('')
+  await benchHealth({kpBin: kp, log: console.log})
+  const {benchDrain} = await import('./drain.js')
+  console.log('')
+  await benchDrain({kpBin: kp, log: console.log})
 }
 
 // The lab: `kp lab up` with an empty image cache (debootstrap through a cold apt-cacher-ng, the

@@ -63,7 +63,7 @@ describe.skipIf(!isRoot)('kp lab', () => {
   let up: UpResult
 
   beforeAll(async () => {
-    const started = await kp(['lab', 'up', '--nodes', '2', '--cluster', '--json'], 20 * 60_000)
+    const started = await kp(['lab', 'up', '--nodes', '3', '--cluster', '--json'], 20 * 60_000)
     expect(started.code, started.stderr + started.stdout).toBe(0)
     up = parseEnvelope<UpResult>(started.stdout).result!
   }, 21 * 60_000)
@@ -75,7 +75,7 @@ describe.skipIf(!isRoot)('kp lab', () => {
 
   it('writes a kp.yaml that validates, with its secret and key private to root', async () => {
     expect(up.dir).toBe(`${state}/lab`)
-    expect(up.nodes.map((n) => n.name)).toEqual(['cp1', 'w1'])
+    expect(up.nodes.map((n) => n.name)).toEqual(['cp1', 'w1', 'w2'])
     expect(up.proxmox.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
     expect(statSync(up.proxmox.tokenSecretFile).mode & 0o777).toBe(0o600)
     expect(statSync(up.sshKey).mode & 0o777).toBe(0o600)
@@ -124,7 +124,7 @@ describe.skipIf(!isRoot)('kp lab', () => {
     const nodes = await sh('kubectl', ['--kubeconfig', up.kubeconfig!, 'get', 'nodes', '-o', 'json'])
     expect(nodes.code, nodes.stderr).toBe(0)
     const items = (JSON.parse(nodes.stdout) as {items: Array<{metadata: {name: string}}>}).items
-    expect(items.map((n) => n.metadata.name).sort()).toEqual(['cp1', 'w1'])
+    expect(items.map((n) => n.metadata.name).sort()).toEqual(['cp1', 'w1', 'w2'])
     const pods = await sh('kubectl', ['--kubeconfig', up.kubeconfig!, 'get', 'pods', '-A', '-o', 'name'])
     expect(pods.stdout).toContain('pod/debug')
   })
@@ -153,6 +153,37 @@ describe.skipIf(!isRoot)('kp lab', () => {
     const wrong = await kp(['lab', 'fault', 'nosuch', '--kubelet-down'])
     expect(wrong.code).toBe(2)
     expect(wrong.stderr).toContain('has no node "nosuch"')
+  })
+
+  it.skipIf(!hasKubectl)("rehearses the README's drain and health on the lab: a blocked drain fails by its timeout, kp resume finishes it", async () => {
+    const onLab = (args: string[]) => kp([...args, '--config', up.config])
+    const health = await onLab(['health', '--output', 'json'])
+    const report = JSON.parse(health.stdout) as {checks: Array<{name: string; status: string}>}
+    const status = Object.fromEntries(report.checks.map((c) => [c.name, c.status]))
+    // Only cp1 has a VM yet: Proxmox is CRITICAL for w1 and w2, the cluster itself is healthy.
+    expect(status).toMatchObject({api: 'OK', etcd: 'OK', nodes: 'OK', proxmox: 'CRITICAL'})
+    expect(health.code).toBe(2)
+
+    const dry = await onLab(['node', 'drain', 'w1', '--dry-run'])
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(dry.stdout).toMatch(/default\/debug/)
+
+    expect((await kp(['lab', 'fault', '--block-pdb', 'default/web'])).code).toBe(0)
+    const blocked = await onLab(['node', 'drain', 'w1', '--delete-emptydir-data', '--force', '--grace-period', '1', '--timeout', '15s'])
+    expect(blocked.code, blocked.stdout).toBe(1)
+    expect(blocked.stderr).toContain('default/web')
+    expect(blocked.stderr).toMatch(/kp resume \S+/)
+    const cordoned = async () => (await sh('kubectl', ['--kubeconfig', up.kubeconfig!, 'get', 'node', 'w1', '-o', 'jsonpath={.spec.unschedulable}'])).stdout
+    expect(await cordoned()).toBe('') // it was schedulable before: the failed drain uncordoned it
+
+    expect((await kp(['lab', 'fault', '--clear'])).code).toBe(0)
+    const resumed = await kp(['resume'])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(await cordoned()).toBe('true')
+    const left = await sh('kubectl', ['--kubeconfig', up.kubeconfig!, 'get', 'pods', '-A', '--field-selector', 'spec.nodeName=w1', '-o', 'jsonpath={.items[*].metadata.name}'])
+    expect(left.stdout.split(' ').filter((p) => p !== '' && !p.startsWith('node-exporter'))).toEqual([])
+    expect((await onLab(['node', 'uncordon', 'w1'])).code).toBe(0)
+    expect(await cordoned()).toBe('')
   })
 
   it('shows components and VMs in kp lab status', async () => {
