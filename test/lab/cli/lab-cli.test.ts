@@ -173,7 +173,11 @@ describe.skipIf(!isRoot)('kp lab', () => {
     expect(blocked.code, blocked.stdout).toBe(1)
     expect(blocked.stderr).toContain('default/web')
     expect(blocked.stderr).toMatch(/kp resume \S+/)
-    const cordoned = async () => (await sh('kubectl', ['--kubeconfig', up.kubeconfig!, 'get', 'node', 'w1', '-o', 'jsonpath={.spec.unschedulable}'])).stdout
+    const cordoned = async () => {
+      const got = await sh('kubectl', ['--kubeconfig', up.kubeconfig!, 'get', 'node', 'w1', '-o', 'jsonpath={.spec.unschedulable}'])
+      expect(got.code, got.stderr).toBe(0) // an empty answer must mean "schedulable", not "kubectl failed"
+      return got.stdout
+    }
     expect(await cordoned()).toBe('') // it was schedulable before: the failed drain uncordoned it
 
     expect((await kp(['lab', 'fault', '--clear'])).code).toBe(0)
@@ -181,6 +185,8 @@ describe.skipIf(!isRoot)('kp lab', () => {
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(await cordoned()).toBe('true')
     const left = await sh('kubectl', ['--kubeconfig', up.kubeconfig!, 'get', 'pods', '-A', '--field-selector', 'spec.nodeName=w1', '-o', 'jsonpath={.items[*].metadata.name}'])
+    expect(left.code, left.stderr).toBe(0)
+    expect(left.stdout).toContain('node-exporter') // the DaemonSet pod stays, so the list is real
     expect(left.stdout.split(' ').filter((p) => p !== '' && !p.startsWith('node-exporter'))).toEqual([])
     expect((await onLab(['node', 'uncordon', 'w1'])).code).toBe(0)
     expect(await cordoned()).toBe('')
