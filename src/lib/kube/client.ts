@@ -11,8 +11,9 @@ import type * as K8s from '@kubernetes/client-node'
 
 import {ConfigError, InterruptedError, KpError} from '../errors.js'
 import {connectionFailure, httpFailure, KubeApiError} from './errors.js'
+import {type ApiResourceList, groupVersionPath, objectPath, type ResourceInfo, ResourceResolver} from './resources.js'
 import {DEFAULT_RETRY, NoAnswerError, type RetryPolicy, Transport} from './transport.js'
-import type {CallOptions, DeleteOptions, EvictOptions, HealthAnswer, Kube, ListOptions, ServingCertificate} from './types.js'
+import type {ApplyOptions, CallOptions, DeleteOptions, EvictOptions, HealthAnswer, Kube, KubernetesObject, ListOptions, ServingCertificate} from './types.js'
 
 export interface ConnectKubeOptions {
   context?: string
@@ -71,6 +72,7 @@ class ClientNodeKube implements Kube {
   private readonly certs: K8s.CertificatesV1Api
   private readonly core: K8s.CoreV1Api
   private readonly policy: K8s.PolicyV1Api
+  private readonly resources: ResourceResolver
 
   constructor(
     private readonly k8s: Lib,
@@ -89,6 +91,13 @@ class ClientNodeKube implements Kube {
     this.apps = new k8s.AppsV1Api(configuration)
     this.policy = new k8s.PolicyV1Api(configuration)
     this.certs = new k8s.CertificatesV1Api(configuration)
+    this.resources = new ResourceResolver(async (apiVersion) => {
+      const path = groupVersionPath(apiVersion)
+      const answer = await this.raw('GET', path, {})
+      if (answer.status === 404) return undefined
+      if (answer.status !== 200) throw httpFailure({body: answer.body, kubeconfig: this.options.kubeconfig, status: answer.status, what: `GET ${path}`})
+      return JSON.parse(answer.body) as ApiResourceList
+    })
   }
 
   async close(): Promise<void> {
@@ -227,6 +236,56 @@ class ClientNodeKube implements Kube {
     return this.pages('list CertificateSigningRequests', (cont) => this.certs.listCertificateSigningRequest({_continue: cont, limit: PAGE}, this.per(options)))
   }
 
+  async getDaemonSet(namespace: string, name: string, options: CallOptions = {}): Promise<K8s.V1DaemonSet | undefined> {
+    return this.orUndefined(`get DaemonSet ${namespace}/${name}`, () => this.apps.readNamespacedDaemonSet({name, namespace}, this.per(options)))
+  }
+
+  async getDeployment(namespace: string, name: string, options: CallOptions = {}): Promise<K8s.V1Deployment | undefined> {
+    return this.orUndefined(`get Deployment ${namespace}/${name}`, () => this.apps.readNamespacedDeployment({name, namespace}, this.per(options)))
+  }
+
+  async apply(object: KubernetesObject, options: ApplyOptions): Promise<KubernetesObject> {
+    const {apiVersion, kind} = object
+    const name = object.metadata?.name
+    const what = `apply ${kind ?? '(no kind)'} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ''}${name ?? '(no name)'}`
+    if (!apiVersion || !kind || !name) throw new KubeApiError(`${what}: the object needs apiVersion, kind and metadata.name`, {hint: 'check the manifest'})
+    const info = await this.resource(apiVersion, kind, options, what)
+    // kubectl apply --server-side's query; fieldValidation=Strict makes the server refuse unknown fields, as kubectl does.
+    const query = new URLSearchParams({fieldManager: options.fieldManager, fieldValidation: 'Strict'})
+    if (options.force) query.set('force', 'true')
+    if (options.dryRun) query.set('dryRun', 'All')
+    const path = `${objectPath(apiVersion, info, object.metadata?.namespace, name)}?${query.toString()}`
+    const answer = await this.raw('PATCH', path, options, {'Content-Type': 'application/apply-patch+yaml'}, JSON.stringify(object))
+    if (answer.status !== 200 && answer.status !== 201) throw httpFailure({body: answer.body, kubeconfig: this.options.kubeconfig, status: answer.status, what})
+    return JSON.parse(answer.body) as KubernetesObject
+  }
+
+  async getObject(apiVersion: string, kind: string, namespace: string | undefined, name: string, options: CallOptions = {}): Promise<KubernetesObject | undefined> {
+    const what = `get ${kind} ${namespace ? `${namespace}/` : ''}${name}`
+    const info = await this.resource(apiVersion, kind, options, what)
+    const answer = await this.raw('GET', objectPath(apiVersion, info, namespace, name), options)
+    if (answer.status === 404) return undefined
+    if (answer.status !== 200) throw httpFailure({body: answer.body, kubeconfig: this.options.kubeconfig, status: answer.status, what})
+    return JSON.parse(answer.body) as KubernetesObject
+  }
+
+  /** The plural and scope of a kind, from discovery (cached per connection). */
+  private async resource(apiVersion: string, kind: string, options: CallOptions, what: string): Promise<ResourceInfo> {
+    let info: ResourceInfo | undefined
+    try {
+      info = await this.resources.resolve(apiVersion, kind)
+    } catch (error) {
+      throw this.translate(error, `${what}: discovery of ${apiVersion}`)
+    }
+    if (options.signal?.aborted) throw new InterruptedError('interrupted during a Kubernetes API request')
+    if (!info) {
+      throw new KubeApiError(`${what}: the API server does not serve kind "${kind}" in "${apiVersion}"`, {
+        hint: `check apiVersion and kind in the manifest (\`kubectl api-resources\` lists what the server serves); a custom resource needs its CustomResourceDefinition applied first`,
+      })
+    }
+    return info
+  }
+
   /** Per-call options for the generated APIs: the caller's signal, and a content type for patches. */
   private per(options: CallOptions, contentType?: string): K8s.ConfigurationOptions {
     const {k8s} = this
@@ -256,9 +315,9 @@ class ClientNodeKube implements Kube {
     return new this.k8s.ResponseContext(answer.status, answer.headers, {binary: async () => Buffer.from(answer.body), text: async () => answer.body})
   }
 
-  private async raw(method: string, path: string, options: CallOptions, headers: Record<string, string> = {}) {
+  private async raw(method: string, path: string, options: CallOptions, headers: Record<string, string> = {}, body?: string) {
     try {
-      return await this.transport.send(method, `${this.server}${path}`, {headers, signal: options.signal})
+      return await this.transport.send(method, `${this.server}${path}`, {...(body === undefined ? {} : {body}), headers, signal: options.signal})
     } catch (error) {
       throw this.translate(error, `${method} ${path}`)
     }

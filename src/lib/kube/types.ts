@@ -4,6 +4,7 @@
  * re-exported as types only, so nothing outside src/lib/kube/ loads the library.
  */
 import type {
+  KubernetesObject,
   V1CertificateSigningRequest,
   V1DaemonSet,
   V1Deployment,
@@ -14,6 +15,7 @@ import type {
 } from '@kubernetes/client-node'
 
 export type {
+  KubernetesObject,
   V1CertificateSigningRequest as KubeCsr,
   V1DaemonSet as KubeDaemonSet,
   V1Deployment as KubeDeployment,
@@ -47,6 +49,15 @@ export interface DeleteOptions extends CallOptions {
   gracePeriodSeconds?: number
   /** Delete only this incarnation of the pod (a replacement with the same name is left alone). */
   uid?: string
+}
+
+export interface ApplyOptions extends CallOptions {
+  /** Server-side dry run: the server checks and merges, and changes nothing. */
+  dryRun?: boolean
+  /** Who owns the applied fields (`kp`); the server records it in metadata.managedFields. */
+  fieldManager: string
+  /** Take over fields another manager owns instead of failing with a 409 Conflict. */
+  force?: boolean
 }
 
 /** `/readyz`, `/livez`, `/readyz/etcd`: the status code and the body (`ok`, or the verbose list). */
@@ -98,4 +109,16 @@ export interface Kube {
   listDaemonSets(options?: CallOptions & {namespace?: string}): Promise<V1DaemonSet[]>
   listReplicaSets(options?: CallOptions & {namespace?: string}): Promise<V1ReplicaSet[]>
   listCsrs(options?: CallOptions): Promise<V1CertificateSigningRequest[]>
+  getDaemonSet(namespace: string, name: string, options?: CallOptions): Promise<V1DaemonSet | undefined>
+  getDeployment(namespace: string, name: string, options?: CallOptions): Promise<V1Deployment | undefined>
+
+  /**
+   * Server-side apply (`PATCH` with `application/apply-patch+yaml`) of an object of any served kind,
+   * CRDs included: the kind's resource and scope come from discovery. Creates it when absent. A
+   * namespaced object without a namespace goes to `default`. Never retried (a write). Throws
+   * KubeApiError: 409 with the conflicting fields unless `force`, or a kind the server does not serve.
+   */
+  apply(object: KubernetesObject, options: ApplyOptions): Promise<KubernetesObject>
+  /** Any object by apiVersion and kind; undefined when it does not exist. `namespace` is ignored for cluster-scoped kinds. */
+  getObject(apiVersion: string, kind: string, namespace: string | undefined, name: string, options?: CallOptions): Promise<KubernetesObject | undefined>
 }

@@ -26,10 +26,12 @@ export interface CallOptions {
   /** Send no client certificate. */
   anonymous?: boolean
   contentType?: string
+  /** Send a string body as it is (YAML), not JSON-encoded. */
+  raw?: boolean
 }
 
 export function call(kube: FakeKube, method: string, apiPath: string, body?: unknown, options: CallOptions = {}): Promise<Answer> {
-  const text = body === undefined ? undefined : JSON.stringify(body)
+  const text = body === undefined ? undefined : options.raw && typeof body === 'string' ? body : JSON.stringify(body)
   const headers: Record<string, string> = {Accept: options.accept ?? 'application/json'}
   if (text !== undefined) {
     headers['Content-Type'] = options.contentType ?? 'application/json'

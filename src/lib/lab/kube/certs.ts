@@ -40,7 +40,7 @@ function read(dir: string, base: string): KeyPair {
 }
 
 /** `/O=g1/O=g2/CN=user`; '/' and '\' in names are escaped for openssl's -subj. */
-function subject(cn: string, groups: readonly string[]): string {
+export function subject(cn: string, groups: readonly string[]): string {
   const esc = (s: string) => s.replace(/[\\/]/g, (c) => `\\${c}`)
   return [...groups.map((g) => `/O=${esc(g)}`), `/CN=${esc(cn)}`].join('')
 }

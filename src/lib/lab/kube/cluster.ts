@@ -8,12 +8,13 @@ import {randomUUID} from 'node:crypto'
 
 import {apiVersionOf, findResource, type ResourceDef} from './discovery.js'
 import type {KubeFaultState} from './faults.js'
+import {applyConfig, recordUpdate, type WriteScope} from './fieldmanager.js'
 import {applyPatch} from './patch.js'
 import {computePdbStatus, pdbSelects, podReady} from './pdb.js'
 import {matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector} from './selectors.js'
 import type {ObjectStore} from './state.js'
 import {alreadyExists, badRequest, conflict, type GroupResource, invalid, KubeError, notFound, type StatusBody, success} from './status.js'
-import {type Deployment, type KubeObject, type ObjectMeta, type Pod, type PodDisruptionBudget, type ReplicaSet, timestamp} from './types.js'
+import {type DaemonSet, type Deployment, type KubeObject, type ObjectMeta, type Pod, type PodDisruptionBudget, type ReplicaSet, timestamp} from './types.js'
 
 export interface ListQuery {
   continue?: string
@@ -26,6 +27,17 @@ export interface DeleteOptions {
   gracePeriodSeconds?: number
   preconditions?: {resourceVersion?: string; uid?: string}
   propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'
+}
+
+/** A write through the API: its field manager is recorded in managedFields. The controllers here pass none. */
+export interface WriteContext {
+  manager: string
+}
+
+export interface ApplyRequest {
+  fieldManager: string
+  force: boolean
+  subresource?: string
 }
 
 export interface KubeList {
@@ -60,6 +72,7 @@ export const PDBS = def('policy', 'poddisruptionbudgets')
 export const REPLICASETS = def('apps', 'replicasets')
 export const DEPLOYMENTS = def('apps', 'deployments')
 export const DAEMONSETS = def('apps', 'daemonsets')
+export const SERVICES = def('', 'services')
 
 function gr(d: ResourceDef): GroupResource {
   return {group: d.group, resource: d.name}
@@ -77,6 +90,18 @@ function decodeContinue(token: string): string {
     // fall through
   }
   throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)')
+}
+
+function scopeOf(d: ResourceDef, subresource: string | undefined): WriteScope {
+  if (subresource !== undefined) return 'status'
+  return 'status' in d.subresources ? 'main' : 'whole'
+}
+
+/** GroupVersionKind.String() as the field manager's version check prints it: `apps/v1, Kind=DaemonSet`, `/v1, Kind=ConfigMap`. */
+function gvkString(apiVersion: unknown, kind: unknown): string {
+  const av = typeof apiVersion === 'string' ? apiVersion : ''
+  const [group, version] = av.includes('/') ? av.split('/', 2) : ['', av]
+  return `${group}/${version}, Kind=${typeof kind === 'string' ? kind : ''}`
 }
 
 function sameContent(a: KubeObject, b: KubeObject): boolean {
@@ -131,7 +156,7 @@ export class Cluster {
     return {apiVersion: apiVersionOf(d), items, kind: d.listKind, metadata}
   }
 
-  create<T extends KubeObject = KubeObject>(d: ResourceDef, namespace: string | undefined, body: unknown): T {
+  create<T extends KubeObject = KubeObject>(d: ResourceDef, namespace: string | undefined, body: unknown, write?: WriteContext & {applied?: boolean}): T {
     const object = this.checkBody(d, body)
     const meta: ObjectMeta = {...object.metadata}
     if (d.namespaced) {
@@ -154,6 +179,10 @@ export class Cluster {
     delete meta.deletionGracePeriodSeconds
     if (WORKLOADS.has(d.kind)) meta.generation = 1
     const stored = this.defaults(d, {...object, apiVersion: apiVersionOf(d), kind: d.kind, metadata: meta})
+    if (write && !write.applied) {
+      delete stored.metadata.managedFields
+      stored.metadata.managedFields = recordUpdate(undefined, stored, {apiVersion: apiVersionOf(d), manager: write.manager, scope: scopeOf(d, undefined)})
+    }
     return this.store.put(d, stored) as T
   }
 
@@ -183,9 +212,26 @@ export class Cluster {
       case 'ReplicaSet': {
         const w = object as Deployment
         w.spec = {...w.spec, replicas: w.spec?.replicas ?? 1}
+        if (d.kind === 'Deployment') {
+          w.spec = {progressDeadlineSeconds: 600, revisionHistoryLimit: 10, strategy: {rollingUpdate: {maxSurge: '25%', maxUnavailable: '25%'}, type: 'RollingUpdate'}, ...w.spec}
+        }
         w.status = w.status ?? {}
         return w
       }
+      case 'DaemonSet': {
+        const ds = object as DaemonSet
+        ds.spec = {revisionHistoryLimit: 10, updateStrategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 1}, type: 'RollingUpdate'}, ...ds.spec}
+        return ds
+      }
+      case 'Secret': {
+        // The API server folds write-only stringData into data.
+        const {stringData, ...secret} = object as KubeObject & {data?: Record<string, string>; stringData?: Record<string, string>; type?: string}
+        const data = {...secret.data}
+        for (const [k, v] of Object.entries(stringData ?? {})) data[k] = Buffer.from(v).toString('base64')
+        return {...secret, ...(Object.keys(data).length > 0 ? {data} : {}), type: secret.type ?? 'Opaque'}
+      }
+      case 'Service':
+        return this.serviceDefaults(object)
       case 'PodDisruptionBudget':
         return {...object, status: {currentHealthy: 0, desiredHealthy: 0, disruptionsAllowed: 0, expectedPods: 0, observedGeneration: 0}}
       default:
@@ -193,8 +239,35 @@ export class Cluster {
     }
   }
 
+  /** ClusterIP from 10.96.0.0/12 (kubeadm's default service subnet), ports with their protocol and targetPort. */
+  private serviceDefaults(object: KubeObject): KubeObject {
+    const spec = {...(object.spec as Record<string, unknown> | undefined)}
+    spec.type ??= 'ClusterIP'
+    if (spec.type !== 'ExternalName') {
+      if (spec.clusterIP === undefined || spec.clusterIP === '') spec.clusterIP = this.freeClusterIp()
+      spec.clusterIPs ??= [spec.clusterIP]
+      spec.ipFamilies ??= ['IPv4']
+      spec.ipFamilyPolicy ??= 'SingleStack'
+      spec.internalTrafficPolicy ??= 'Cluster'
+    }
+    spec.sessionAffinity ??= 'None'
+    if (Array.isArray(spec.ports)) {
+      spec.ports = (spec.ports as Array<Record<string, unknown>>).map((p) => ({protocol: 'TCP', targetPort: p.port, ...p}))
+    }
+    return {...object, spec, status: {loadBalancer: {}}}
+  }
+
+  private freeClusterIp(): string {
+    const used = new Set(this.all(SERVICES).map((s) => (s.spec as {clusterIP?: string} | undefined)?.clusterIP))
+    for (let i = 1; i < 4094 * 256; i++) {
+      const ip = `10.${96 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`
+      if (i % 256 !== 0 && !used.has(ip)) return ip
+    }
+    throw new KubeError(500, 'InternalError', 'Internal error occurred: failed to allocate a serviceIP: range is full')
+  }
+
   /** PUT of an object (or of its `status`/`approval` subresource), with the resourceVersion precondition. */
-  update<T extends KubeObject = KubeObject>(d: ResourceDef, namespace: string | undefined, name: string, body: unknown, subresource?: string): T {
+  update<T extends KubeObject = KubeObject>(d: ResourceDef, namespace: string | undefined, name: string, body: unknown, subresource?: string, write?: WriteContext & {applied?: boolean}): T {
     const current = this.get(d, namespace, name)
     const object = this.checkBody(d, body)
     if (object.metadata.name && object.metadata.name !== name) {
@@ -224,6 +297,12 @@ export class Cluster {
         next.metadata.generation = current.metadata.generation + 1
       }
     }
+    if (write?.applied) {
+      next.metadata.managedFields = object.metadata.managedFields
+    } else if (write) {
+      next.metadata.managedFields = recordUpdate(current, next, {apiVersion: apiVersionOf(d), manager: write.manager, scope: scopeOf(d, subresource), subresource})
+    }
+    if (!next.metadata.managedFields?.length) delete next.metadata.managedFields
     if (sameContent(next, current)) return current as T
     if (d !== PODS && next.metadata.deletionTimestamp && !next.metadata.finalizers?.length) {
       // The last finalizer is gone: the deletion completes.
@@ -233,10 +312,36 @@ export class Cluster {
     return this.store.put(d, next) as T
   }
 
-  patch<T extends KubeObject = KubeObject>(d: ResourceDef, namespace: string | undefined, name: string, type: string, patch: unknown, subresource?: string): T {
+  patch<T extends KubeObject = KubeObject>(d: ResourceDef, namespace: string | undefined, name: string, type: string, patch: unknown, subresource?: string, write?: WriteContext): T {
     const current = this.get(d, namespace, name)
     const patched = applyPatch(type, current, patch)
-    return this.update<T>(d, namespace, name, patched, subresource)
+    return this.update<T>(d, namespace, name, patched, subresource, write)
+  }
+
+  /**
+   * Server-side apply (`PATCH` with `application/apply-patch+yaml`): creates the object the URL names
+   * when it is absent, else merges the configuration into it with field ownership (fieldmanager.ts).
+   * Checks in the order of the apiserver's patch handler: the kind (versionCheckManager), no
+   * managedFields in the body, conflicts, then the namespace and the name against the URL.
+   */
+  apply(d: ResourceDef, namespace: string | undefined, name: string, body: unknown, request: ApplyRequest): {created: boolean; object: KubeObject} {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) {
+      throw badRequest(`error decoding YAML: json: cannot unmarshal ${Array.isArray(body) ? 'array' : typeof body === 'string' ? 'string' : 'number'} into Go value of type map[string]interface {}`)
+    }
+    const config = body as KubeObject
+    if (config.apiVersion !== apiVersionOf(d) || config.kind !== d.kind) throw badRequest(`invalid object type: ${gvkString(config.apiVersion, config.kind)}`)
+    if (config.metadata?.managedFields !== undefined && config.metadata.managedFields !== null) throw badRequest('metadata.managedFields must be nil')
+    const live = this.find(d, namespace, name)
+    if (!live && request.subresource) throw notFound(gr(d), name)
+    const merged = applyConfig(live, {...config, metadata: {...(config.metadata ?? {name: ''})}}, {
+      apiVersion: apiVersionOf(d), force: request.force, manager: request.fieldManager, scope: scopeOf(d, request.subresource), subresource: request.subresource,
+    })
+    const objectNamespace = merged.metadata.namespace
+    if (d.namespaced && objectNamespace && namespace && objectNamespace !== namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request')
+    if (merged.metadata.name !== name) throw badRequest(`the name of the object (${merged.metadata.name ?? ''}) does not match the name on the URL (${name})`)
+    const write = {applied: true, manager: request.fieldManager}
+    if (!live) return {created: true, object: this.create(d, namespace, merged, write)}
+    return {created: false, object: this.update(d, namespace, name, merged, request.subresource, write)}
   }
 
   /** DELETE: pods terminate gracefully; objects with finalizers wait; others go at once (dependents are collected by the controllers). */

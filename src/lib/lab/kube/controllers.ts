@@ -12,7 +12,7 @@ import {type Cluster, DAEMONSETS, DEPLOYMENTS, NODES, PODS, randomSuffix, REPLIC
 import {PRESSURE_CONDITIONS, type PressureCondition} from './faults.js'
 import {podReady} from './pdb.js'
 import {fromLabelSelector, matchesLabels} from './selectors.js'
-import type {Condition, DaemonSet, Deployment, KubeObject, Node, OwnerReference, Pod, PodTemplate, ReplicaSet, Taint, Toleration} from './types.js'
+import type {Condition, DaemonSet, Deployment, KubeObject, Node, OwnerReference, Pod, PodSpec, PodTemplate, ReplicaSet, Taint, Toleration} from './types.js'
 import {timestamp} from './types.js'
 
 export const UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable'
@@ -34,7 +34,10 @@ const PRESSURE: Record<PressureCondition, {no: [string, string]; taint: string; 
   MemoryPressure: {no: ['KubeletHasSufficientMemory', 'kubelet has sufficient memory available'], taint: 'node.kubernetes.io/memory-pressure', yes: ['KubeletHasInsufficientMemory', 'kubelet has insufficient memory available']},
   PIDPressure: {no: ['KubeletHasSufficientPID', 'kubelet has sufficient PID available'], taint: 'node.kubernetes.io/pid-pressure', yes: ['KubeletHasInsufficientPID', 'kubelet has insufficient PID available']},
 }
-const CONDITION_TAINTS = new Set([UNSCHEDULABLE_TAINT, ...Object.values(PRESSURE).map((p) => p.taint)])
+export const NOT_READY_TAINT = 'node.kubernetes.io/not-ready'
+const CONDITION_TAINTS = new Set([NOT_READY_TAINT, UNSCHEDULABLE_TAINT, ...Object.values(PRESSURE).map((p) => p.taint)])
+/** What the kubelet reports while no CNI configuration is installed (before the pod network). */
+const NO_NETWORK = 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized'
 
 /** The parts of a pod's containerStatuses the kubelet here writes. */
 interface ContainerStatus {
@@ -64,6 +67,64 @@ export function schedulable(node: Node, tolerations: readonly Toleration[]): boo
   return (node.spec?.taints ?? []).every((t) => t.effect === 'PreferNoSchedule' || tolerates(tolerations, t))
 }
 
+interface NodeSelectorRequirement {
+  key: string
+  operator: 'DoesNotExist' | 'Exists' | 'Gt' | 'In' | 'Lt' | 'NotIn'
+  values?: string[]
+}
+
+function requirementMet(r: NodeSelectorRequirement, value: string | undefined): boolean {
+  const values = r.values ?? []
+  switch (r.operator) {
+    case 'In':
+      return value !== undefined && values.includes(value)
+    case 'NotIn':
+      return value === undefined || !values.includes(value)
+    case 'Exists':
+      return value !== undefined
+    case 'DoesNotExist':
+      return value === undefined
+    case 'Gt':
+    case 'Lt': {
+      const have = Number(value)
+      const want = Number(values[0])
+      return value !== undefined && Number.isInteger(have) && (r.operator === 'Gt' ? have > want : have < want)
+    }
+    default:
+      return false
+  }
+}
+
+/** nodeSelector and required node affinity (terms ORed, expressions ANDed), as the scheduler's NodeAffinity filter. */
+export function nodeMatches(node: Node, spec: PodSpec): boolean {
+  const labels = node.metadata.labels ?? {}
+  const selector = spec.nodeSelector as Record<string, string> | undefined
+  if (selector && !Object.entries(selector).every(([k, v]) => labels[k] === v)) return false
+  const affinity = spec.affinity as {nodeAffinity?: {requiredDuringSchedulingIgnoredDuringExecution?: {nodeSelectorTerms?: Array<{matchExpressions?: NodeSelectorRequirement[]; matchFields?: NodeSelectorRequirement[]}>}}} | undefined
+  const terms = affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms
+  if (!terms) return true
+  return terms.some((term) => {
+    const expressions = term.matchExpressions ?? []
+    const fields = term.matchFields ?? []
+    if (expressions.length === 0 && fields.length === 0) return false
+    return expressions.every((r) => requirementMet(r, labels[r.key])) && fields.every((r) => requirementMet(r, r.key === 'metadata.name' ? node.metadata.name : undefined))
+  })
+}
+
+/** The daemon tolerations, plus network-unavailable for host-network pods (AddOrUpdateDaemonPodTolerations). */
+function daemonTolerations(spec: PodSpec): Toleration[] {
+  const extra: Toleration[] = spec.hostNetwork ? [{effect: 'NoSchedule', key: 'node.kubernetes.io/network-unavailable', operator: 'Exists'}] : []
+  const own = spec.tolerations ?? []
+  return [...own, ...[...DAEMON_TOLERATIONS, ...extra].filter((t) => !own.some((o) => o.key === t.key && o.effect === t.effect && o.operator === t.operator))]
+}
+
+/** maxUnavailable of a RollingUpdate DaemonSet: an integer or a percentage of the desired pods (rounded up), at least 1. */
+function maxUnavailable(ds: DaemonSet, desired: number): number {
+  const raw = (ds.spec.updateStrategy as {rollingUpdate?: {maxUnavailable?: number | string}} | undefined)?.rollingUpdate?.maxUnavailable ?? 1
+  const value = typeof raw === 'string' && raw.endsWith('%') ? Math.ceil((Number(raw.slice(0, -1)) / 100) * desired) : Number(raw)
+  return Math.max(1, Number.isFinite(value) ? value : 1)
+}
+
 function controllerOf(object: KubeObject): OwnerReference | undefined {
   return object.metadata.ownerReferences?.find((r) => r.controller)
 }
@@ -86,6 +147,8 @@ function same(a: unknown, b: unknown): boolean {
 export class Controllers {
   /** Nodes whose kubelet stopped posting status (nodeReady(name, false)). */
   readonly notReady = new Set<string>()
+  /** Nodes whose kubelet runs without a pod network (nodeReady(name, false, 'network')): only host-network pods start. */
+  readonly networkNotReady = new Set<string>()
   private nextNode = 0
   private podIp = 10
 
@@ -112,12 +175,15 @@ export class Controllers {
     for (const node of this.cluster.all<Node>(NODES)) {
       const before = structuredClone(node)
       const ready = !this.notReady.has(node.metadata.name)
+      const noNetwork = ready && this.networkNotReady.has(node.metadata.name)
       const conditions = node.status?.conditions ?? []
       const current = conditions.find((c) => c.type === 'Ready')
-      const wanted: Condition = ready
-        ? {message: 'kubelet is posting ready status', reason: 'KubeletReady', status: 'True', type: 'Ready'}
-        : {message: 'Kubelet stopped posting node status.', reason: 'NodeStatusUnknown', status: 'Unknown', type: 'Ready'}
-      if (current?.status !== wanted.status) {
+      const wanted: Condition = !ready
+        ? {message: 'Kubelet stopped posting node status.', reason: 'NodeStatusUnknown', status: 'Unknown', type: 'Ready'}
+        : noNetwork
+          ? {message: NO_NETWORK, reason: 'KubeletNotReady', status: 'False', type: 'Ready'}
+          : {message: 'kubelet is posting ready status', reason: 'KubeletReady', status: 'True', type: 'Ready'}
+      if (current?.status !== wanted.status || current.reason !== wanted.reason) {
         const now = timestamp()
         const next = {...wanted, lastHeartbeatTime: now, lastTransitionTime: now}
         node.status = {...node.status, conditions: [...conditions.filter((c) => c.type !== 'Ready'), next]}
@@ -138,6 +204,7 @@ export class Controllers {
         const old = node.spec?.taints?.find((t) => t.key === key)
         taints.push({effect: 'NoSchedule', key, timeAdded: old?.timeAdded ?? timestamp()})
       }
+      if (noNetwork) keepTaint(NOT_READY_TAINT)
       if (node.spec?.unschedulable) keepTaint(UNSCHEDULABLE_TAINT)
       for (const type of pressure) keepTaint(PRESSURE[type].taint)
       node.spec = {...node.spec}
@@ -150,7 +217,8 @@ export class Controllers {
   private staticPods(): void {
     for (const {node: nodeName, pod: manifest} of this.store.state.staticPods) {
       const node = this.cluster.find<Node>(NODES, undefined, nodeName)
-      if (!node || !nodeIsReady(node)) continue
+      // Static pods are host-network: a kubelet without a pod network still runs them.
+      if (!node || this.notReady.has(nodeName) || (!nodeIsReady(node) && !this.networkNotReady.has(nodeName))) continue
       const name = `${manifest.metadata.name}-${nodeName}`
       const namespace = manifest.metadata.namespace ?? 'kube-system'
       if (this.cluster.find(PODS, namespace, name)) continue
@@ -214,9 +282,13 @@ export class Controllers {
       const pods = this.cluster.all<Pod>(PODS, namespace).filter((p) => !p.metadata.deletionTimestamp && matchesLabels(fromLabelSelector(deployment.spec.selector) ?? [], p.metadata.labels))
       const ready = pods.filter(podReady).length
       const updated = pods.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash).length
+      const complete = updated === replicas && pods.length === replicas && ready >= replicas
       const status = {
         availableReplicas: ready,
-        conditions: [{message: ready >= replicas ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.', reason: ready >= replicas ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', status: ready >= replicas ? 'True' : 'False', type: 'Available'}],
+        conditions: [
+          {message: ready >= replicas ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.', reason: ready >= replicas ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', status: ready >= replicas ? 'True' : 'False', type: 'Available'},
+          {message: complete ? `ReplicaSet "${name}" has successfully progressed.` : `ReplicaSet "${name}" is progressing.`, reason: complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated', status: 'True', type: 'Progressing'},
+        ],
         observedGeneration: deployment.metadata.generation ?? 1,
         readyReplicas: ready,
         replicas: pods.length,
@@ -248,29 +320,57 @@ export class Controllers {
     }
   }
 
+  /**
+   * One pod per node the DaemonSet fits (NotReady nodes included: the daemon tolerations cover
+   * not-ready and unreachable), labelled with the template's `controller-revision-hash`. A template
+   * change replaces old pods maxUnavailable at a time (RollingUpdate; OnDelete leaves them), unready
+   * old pods first. Status counts as the DaemonSet controller's: desired = nodes that should run it,
+   * ready/available = those whose pod is Ready (minReadySeconds is not modelled).
+   */
   private daemonSets(): void {
     const nodes = this.cluster.all<Node>(NODES)
     for (const ds of this.cluster.all<DaemonSet>(DAEMONSETS)) {
       const namespace = ds.metadata.namespace ?? 'default'
-      const tolerations = [...(ds.spec.template.spec.tolerations ?? []), ...DAEMON_TOLERATIONS]
-      const eligible = nodes.filter((n) => schedulable(n, tolerations))
-      const pods = this.cluster.all<Pod>(PODS, namespace).filter((p) => controllerOf(p)?.uid === ds.metadata.uid && !p.metadata.deletionTimestamp)
+      const spec = ds.spec.template.spec
+      const tolerations = daemonTolerations(spec)
+      const eligible = nodes.filter((n) => schedulable(n, tolerations) && nodeMatches(n, spec))
+      const eligibleNames = new Set(eligible.map((n) => n.metadata.name))
+      const hash = templateHash(ds.spec.template)
+      const owned = () => this.cluster.all<Pod>(PODS, namespace).filter((p) => controllerOf(p)?.uid === ds.metadata.uid)
+      const all = owned()
       for (const node of eligible) {
-        if (pods.some((p) => p.spec.nodeName === node.metadata.name)) continue
-        this.cluster.create(PODS, namespace, this.newPod(ds, ds.spec.template, {nodeName: node.metadata.name, tolerations}))
+        // A node whose old pod is still terminating gets its new one once that is gone.
+        if (all.some((p) => p.spec.nodeName === node.metadata.name)) continue
+        const template = structuredClone(ds.spec.template)
+        template.metadata = {...template.metadata, labels: {...template.metadata?.labels, 'controller-revision-hash': hash, 'pod-template-generation': String(ds.metadata.generation ?? 1)}}
+        this.cluster.create(PODS, namespace, this.newPod(ds, template, {nodeName: node.metadata.name, tolerations}))
       }
-      for (const pod of pods) if (!eligible.some((n) => n.metadata.name === pod.spec.nodeName)) this.cluster.deletePod(pod)
-      const live = this.cluster.all<Pod>(PODS, namespace).filter((p) => controllerOf(p)?.uid === ds.metadata.uid && !p.metadata.deletionTimestamp)
-      const ready = live.filter(podReady).length
-      const status = {
-        currentNumberScheduled: live.length,
+      let live = all.filter((p) => !p.metadata.deletionTimestamp)
+      for (const pod of live) if (!eligibleNames.has(pod.spec.nodeName ?? '')) this.cluster.deletePod(pod)
+      live = live.filter((p) => eligibleNames.has(p.spec.nodeName ?? ''))
+      const strategy = (ds.spec.updateStrategy as {type?: string} | undefined)?.type ?? 'RollingUpdate'
+      const old = live.filter((p) => p.metadata.labels?.['controller-revision-hash'] !== hash)
+      if (strategy === 'RollingUpdate' && old.length > 0) {
+        const unavailable = eligible.length - live.filter(podReady).length
+        let budget = maxUnavailable(ds, eligible.length) - unavailable
+        for (const pod of [...old.filter((p) => !podReady(p)), ...old.filter(podReady)]) {
+          if (podReady(pod) && budget <= 0) break
+          if (podReady(pod)) budget--
+          this.cluster.deletePod(pod)
+        }
+      }
+      const current = owned().filter((p) => !p.metadata.deletionTimestamp && eligibleNames.has(p.spec.nodeName ?? ''))
+      const ready = current.filter(podReady).length
+      const status: Record<string, unknown> = {
+        currentNumberScheduled: current.length,
         desiredNumberScheduled: eligible.length,
         numberAvailable: ready,
-        numberMisscheduled: 0,
+        numberMisscheduled: owned().filter((p) => !p.metadata.deletionTimestamp && !eligibleNames.has(p.spec.nodeName ?? '')).length,
         numberReady: ready,
         observedGeneration: ds.metadata.generation ?? 1,
-        updatedNumberScheduled: live.length,
+        updatedNumberScheduled: current.filter((p) => p.metadata.labels?.['controller-revision-hash'] === hash).length,
       }
+      if (eligible.length > ready) status.numberUnavailable = eligible.length - ready
       if (!same(status, ds.status)) this.store.put(DAEMONSETS, {...ds, status})
     }
   }
@@ -280,7 +380,7 @@ export class Controllers {
     const nodes = this.cluster.all<Node>(NODES).filter((n) => nodeIsReady(n) && !n.spec?.unschedulable)
     for (const pod of this.cluster.all<Pod>(PODS)) {
       if (pod.spec.nodeName || pod.metadata.deletionTimestamp) continue
-      const fits = nodes.filter((n) => schedulable(n, pod.spec.tolerations ?? []))
+      const fits = nodes.filter((n) => schedulable(n, pod.spec.tolerations ?? []) && nodeMatches(n, pod.spec))
       if (fits.length === 0) continue
       const node = fits[this.nextNode++ % fits.length]
       if (!node) continue
@@ -297,7 +397,8 @@ export class Controllers {
       const node = pod.spec.nodeName ? nodes.get(pod.spec.nodeName) : undefined
       if (!node || pod.metadata.deletionTimestamp) continue
       const before = structuredClone(pod)
-      const ready = nodeIsReady(node)
+      const kubeletUp = nodeIsReady(node) || (!this.notReady.has(node.metadata.name) && this.networkNotReady.has(node.metadata.name))
+      const ready = kubeletUp && (nodeIsReady(node) || pod.spec.hostNetwork === true)
       const now = timestamp()
       const status = pod.status ?? {}
       if (status.phase === 'Pending' && ready) {

@@ -31,6 +31,7 @@ function def(group: string, name: string, kind: string, singularName: string, na
 }
 
 export const RESOURCES: readonly ResourceDef[] = [
+  def('', 'configmaps', 'ConfigMap', 'configmap', true, {shortNames: ['cm']}),
   def('', 'events', 'Event', 'event', true, {fieldSelectors: 'any', shortNames: ['ev']}),
   def('', 'namespaces', 'Namespace', 'namespace', false, {
     fieldSelectors: ['metadata.name', 'status.phase'],
@@ -53,6 +54,12 @@ export const RESOURCES: readonly ResourceDef[] = [
       status: {kind: 'Pod', verbs: STATUS},
     },
   }),
+  def('', 'secrets', 'Secret', 'secret', true, {fieldSelectors: [...META, 'type']}),
+  def('', 'serviceaccounts', 'ServiceAccount', 'serviceaccount', true, {shortNames: ['sa'], subresources: {token: {group: 'authentication.k8s.io', kind: 'TokenRequest', verbs: ['create'], version: 'v1'}}}),
+  def('', 'services', 'Service', 'service', true, {
+    shortNames: ['svc'],
+    subresources: {proxy: {kind: 'ServiceProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update']}, status: {kind: 'Service', verbs: STATUS}},
+  }),
   def('apps', 'daemonsets', 'DaemonSet', 'daemonset', true, {shortNames: ['ds'], subresources: {status: {kind: 'DaemonSet', verbs: STATUS}}}),
   def('apps', 'deployments', 'Deployment', 'deployment', true, {
     shortNames: ['deploy'],
@@ -69,7 +76,14 @@ export const RESOURCES: readonly ResourceDef[] = [
     subresources: {approval: {kind: 'CertificateSigningRequest', verbs: STATUS}, status: {kind: 'CertificateSigningRequest', verbs: STATUS}},
   }),
   def('coordination.k8s.io', 'leases', 'Lease', 'lease', true),
+  def('rbac.authorization.k8s.io', 'clusterrolebindings', 'ClusterRoleBinding', 'clusterrolebinding', false),
+  def('rbac.authorization.k8s.io', 'clusterroles', 'ClusterRole', 'clusterrole', false),
+  def('rbac.authorization.k8s.io', 'rolebindings', 'RoleBinding', 'rolebinding', true),
+  def('rbac.authorization.k8s.io', 'roles', 'Role', 'role', true),
 ]
+
+/** Resources `kubectl get all` lists (the `all` category). */
+const ALL_CATEGORY = new Set(['daemonsets', 'deployments', 'pods', 'replicasets', 'services'])
 
 export function apiVersionOf(r: Pick<ResourceDef, 'group' | 'version'>): string {
   return r.group ? `${r.group}/${r.version}` : r.version
@@ -110,7 +124,7 @@ export function apiResourceList(group: string, version: string): unknown {
   for (const r of resources) {
     const entry: Record<string, unknown> = {kind: r.kind, name: r.name, namespaced: r.namespaced, singularName: r.singularName, verbs: r.verbs}
     if (r.shortNames) entry.shortNames = r.shortNames
-    if (r.name === 'pods' || r.name === 'deployments' || r.name === 'daemonsets' || r.name === 'replicasets') entry.categories = ['all']
+    if (ALL_CATEGORY.has(r.name)) entry.categories = ['all']
     list.push(entry)
     for (const [sub, s] of Object.entries(r.subresources)) {
       const subEntry: Record<string, unknown> = {kind: s.kind, name: `${r.name}/${sub}`, namespaced: r.namespaced, singularName: '', verbs: s.verbs}

@@ -192,6 +192,9 @@ export function jsonPatch(target: unknown, operations: unknown): unknown {
 
 export const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'] as const
 
+/** Server-side apply (cluster.apply and fieldmanager.ts), not a patch format of this file. */
+export const APPLY_PATCH_TYPE = 'application/apply-patch+yaml'
+
 export function applyPatch(type: string, target: unknown, patch: unknown): unknown {
   if (type === 'application/json-patch+json') return jsonPatch(target, patch)
   if (type === 'application/merge-patch+json') return mergePatch(target, patch)

@@ -13,19 +13,20 @@ import {requestRecorder} from '../fake-server.js'
 import {setTimeout as sleep} from 'node:timers/promises'
 import type {TLSSocket} from 'node:tls'
 
-import {stringify} from 'yaml'
+import {parse as parseYaml, stringify} from 'yaml'
 
 import {ADMIN_GROUPS, ADMIN_USER, type ClusterPki, ensurePki, issueClientCertificate, type KeyPair} from './certs.js'
-import {Cluster, type DeleteOptions, type KubeList, NAMESPACES} from './cluster.js'
+import {Cluster, type DeleteOptions, type KubeList, NAMESPACES, SERVICES} from './cluster.js'
 import {Controllers} from './controllers.js'
 import {apiGroup, apiGroupList, apiResourceList, apiVersions, RESOURCES, type ResourceDef} from './discovery.js'
 import {type KubeFaults, KubeFaultState} from './faults.js'
-import {PATCH_TYPES} from './patch.js'
+import {openApiV3} from './openapi.js'
+import {APPLY_PATCH_TYPE, PATCH_TYPES} from './patch.js'
 import {parseResourcePath, type ResourceRequest} from './routes.js'
 import {addStaticPod, registerNode, type RegisterNodeOptions, seedDemo, type SeedDemoOptions} from './seed.js'
 import {ObjectStore} from './state.js'
 import {serveWatch} from './watch.js'
-import {badRequest, KubeError, methodNotAllowed, notFoundPath, type StatusBody, unsupportedMediaType} from './status.js'
+import {badRequest, invalidOptions, KubeError, methodNotAllowed, notFoundPath, type StatusBody, unsupportedMediaType} from './status.js'
 import {toTable, wantsTable} from './table.js'
 import type {KubeObject, Node, Pod} from './types.js'
 
@@ -80,8 +81,13 @@ export interface FakeKube {
   host: string
   /** Copies of the objects of a resource, in one namespace or all. */
   list<T extends KubeObject = KubeObject>(resource: string, namespace?: string): T[]
-  /** The kubelet heartbeat: false makes the node's Ready condition Unknown (and its pods unready) on the next tick. */
-  nodeReady(name: string, ready: boolean): void
+  /**
+   * The kubelet heartbeat: false makes the node's Ready condition Unknown (and its pods unready) at once (the controllers
+   * run). With `'network'` the kubelet runs without a pod network instead (no CNI configuration
+   * yet): Ready False `KubeletNotReady` … `cni plugin not initialized`, the `node.kubernetes.io/not-ready`
+   * NoSchedule taint, and only host-network pods (static pods, the CNI's own DaemonSet) start and turn Ready.
+   */
+  nodeReady(name: string, ready: boolean, reason?: 'network'): void
   pki: ClusterPki
   port: number
   registerNode(name: string, options?: RegisterNodeOptions): Node
@@ -124,6 +130,20 @@ function parseJson(text: string): unknown {
   } catch (error) {
     throw badRequest(`couldn't get version/kind; json parse error: ${(error as Error).message}`)
   }
+}
+
+/** An apply patch is YAML (JSON is YAML too), decoded as the apiserver's applyPatcher does. */
+function parseApplyBody(text: string): unknown {
+  try {
+    return parseYaml(text) as unknown
+  } catch (error) {
+    throw badRequest(`error decoding YAML: ${(error as Error).message.split('\n')[0]}`)
+  }
+}
+
+/** The manager of a write that names none: the User-Agent up to its first `/` (`kubectl`), as managerOrUserAgent. */
+function managerOf(query: URLSearchParams, userAgent: string | undefined): string {
+  return query.get('fieldManager') || (userAgent ?? '').split('/')[0]!.slice(0, 128)
 }
 
 function defaultCertDir(stateFile: string | undefined): string {
@@ -181,6 +201,13 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   for (const ns of ['default', 'kube-node-lease', 'kube-public', 'kube-system']) {
     if (!cluster.find(NAMESPACES, undefined, ns)) cluster.create(NAMESPACES, undefined, {metadata: {labels: {'kubernetes.io/metadata.name': ns}, name: ns}})
   }
+  // The apiserver's own Service, first address of the service subnet, as every cluster has it.
+  if (!cluster.find(SERVICES, 'default', 'kubernetes')) {
+    cluster.create(SERVICES, 'default', {
+      metadata: {labels: {component: 'apiserver', provider: 'kubernetes'}, name: 'kubernetes'},
+      spec: {clusterIP: '10.96.0.1', ports: [{name: 'https', port: 443, protocol: 'TCP', targetPort: 6443}], type: 'ClusterIP'},
+    })
+  }
   const gitVersion = options.gitVersion ?? 'v1.31.8'
   const requests = requestRecorder<KubeRequestLogEntry>(options.requestLogFile ?? (options.stateFile ? path.join(path.dirname(options.stateFile), 'kube-requests.jsonl') : undefined))
   let address = ''
@@ -197,6 +224,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     if (pathname === '/version' || pathname === '/version/') return version()
     if (pathname === '/api') return apiVersions(address)
     if (pathname === '/apis') return apiGroupList()
+    if (pathname.startsWith('/openapi/v3')) return openApiV3(pathname, gitVersion)
     const core = /^\/api\/(v1)$/.exec(pathname)
     if (core) return apiResourceList('', 'v1')
     const group = /^\/apis\/([^/]+)$/.exec(pathname)
@@ -209,14 +237,15 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const resource = (req: IncomingMessage, method: string, url: URL, request: ResourceRequest, body: unknown): {body: unknown; status: number} => {
     const {def, name, namespace, subresource} = request
     const q = url.searchParams
-    const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim().toLowerCase() ?? ''
+    const type = contentType(req)
     if (body !== undefined && method !== 'PATCH' && type !== 'application/json') throw unsupportedMediaType(type)
+    const write = {manager: managerOf(q, req.headers['user-agent'])}
     if (name === undefined) {
       if (method === 'GET') {
         const limit = q.get('limit')
         return {body: cluster.list(def, namespace, {continue: q.get('continue') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined, labelSelector: q.get('labelSelector') ?? undefined, limit: limit ? Number(limit) : undefined}), status: 200}
       }
-      if (method === 'POST') return {body: cluster.create(def, namespace, body), status: 201}
+      if (method === 'POST') return {body: cluster.create(def, namespace, body, write), status: 201}
       if (method === 'DELETE' && def.verbs.includes('deletecollection')) {
         const list = cluster.list(def, namespace, {fieldSelector: q.get('fieldSelector') ?? undefined, labelSelector: q.get('labelSelector') ?? undefined})
         for (const item of list.items) cluster.delete(def, item.metadata.namespace, item.metadata.name, deleteOptions(q, body))
@@ -234,10 +263,18 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       case 'GET':
         return {body: cluster.get(def, namespace, name), status: 200}
       case 'PUT':
-        return {body: cluster.update(def, namespace, name, body, subresource), status: 200}
-      case 'PATCH':
-        if (!(PATCH_TYPES as readonly string[]).includes(type)) throw unsupportedMediaType(type)
-        return {body: cluster.patch(def, namespace, name, type, body, subresource), status: 200}
+        return {body: cluster.update(def, namespace, name, body, subresource, write), status: 200}
+      case 'PATCH': {
+        if (type !== APPLY_PATCH_TYPE && !(PATCH_TYPES as readonly string[]).includes(type)) throw unsupportedMediaType(type)
+        // ValidatePatchOptions runs before the object is looked up.
+        if (type === APPLY_PATCH_TYPE && !q.get('fieldManager')) throw invalidOptions('PatchOptions', 'fieldManager', 'Required value: is required for apply patch', 'FieldValueRequired')
+        if (type !== APPLY_PATCH_TYPE && q.has('force')) throw invalidOptions('PatchOptions', 'force', 'Forbidden: may not be specified for non-apply patch', 'FieldValueForbidden')
+        if (type === APPLY_PATCH_TYPE) {
+          const applied = cluster.apply(def, namespace, name, body, {fieldManager: q.get('fieldManager') ?? '', force: q.get('force') === 'true', subresource})
+          return {body: applied.object, status: applied.created ? 201 : 200}
+        }
+        return {body: cluster.patch(def, namespace, name, type, body, subresource, write), status: 200}
+      }
       case 'DELETE':
         if (subresource) throw methodNotAllowed()
         return {body: cluster.delete(def, namespace, name, deleteOptions(q, body)), status: 200}
@@ -294,8 +331,10 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         requests.record(entry)
         return
       }
-      const body = method === 'GET' || method === 'HEAD' ? undefined : parseJson(await readBody(req))
-      const dryRun = url.searchParams.getAll('dryRun').includes('All') || isDryRun(body)
+      const apply = method === 'PATCH' && contentType(req) === APPLY_PATCH_TYPE
+      const text = method === 'GET' || method === 'HEAD' ? '' : await readBody(req)
+      const body = apply ? parseApplyBody(text) : parseJson(text)
+      const dryRun = url.searchParams.getAll('dryRun').includes('All') || (!apply && isDryRun(body))
       const answer = dryRun && method !== 'GET' ? store.dryRun(() => resource(req, method, url, request, body)) : resource(req, method, url, request, body)
       if (method === 'GET' && answer.status === 200 && !request.subresource && wantsTable(req.headers.accept)) {
         return finish(200, toTable(request.def, answer.body as KubeList | KubeObject), 'application/json;as=Table;v=v1;g=meta.k8s.io')
@@ -368,9 +407,12 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     get: (resourceName, namespace, name) => cluster.find(byName(resourceName), namespace, name),
     host,
     list: (resourceName, namespace) => cluster.all(byName(resourceName), namespace),
-    nodeReady(name, ready) {
-      if (ready) controllers.notReady.delete(name)
-      else controllers.notReady.add(name)
+    nodeReady(name, ready, reason) {
+      controllers.notReady.delete(name)
+      controllers.networkNotReady.delete(name)
+      if (!ready) (reason === 'network' ? controllers.networkNotReady : controllers.notReady).add(name)
+      // At once, not at the next tick: a client must never see a state the kubelet did not post.
+      tick()
     },
     pki,
     port,
@@ -394,6 +436,10 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     },
   }
   return kube
+}
+
+function contentType(req: IncomingMessage): string {
+  return (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim().toLowerCase() ?? ''
 }
 
 /** `dryRun: ["All"]` in DeleteOptions, or in an Eviction's deleteOptions (kubectl drain --dry-run=server). */

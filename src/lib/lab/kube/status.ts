@@ -85,6 +85,11 @@ export function invalid(kind: string, name: string, causes: Array<{field: string
   return new KubeError(422, 'Invalid', `${kind} "${name}" is invalid: ${text}`, detail)
 }
 
+/** 422 for bad request options (`PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: …`). */
+export function invalidOptions(kind: string, field: string, message: string, reason: string): KubeError {
+  return new KubeError(422, 'Invalid', `${kind}.meta.k8s.io "" is invalid: ${field}: ${message}`, {causes: [{field, message, reason}], group: 'meta.k8s.io', kind})
+}
+
 export function badRequest(message: string): KubeError {
   return new KubeError(400, 'BadRequest', message)
 }

@@ -12,6 +12,17 @@ export interface OwnerReference {
   uid: string
 }
 
+/** One manager's fields (server-side apply's field ownership; fieldmanager.ts). */
+export interface ManagedFieldsEntry {
+  apiVersion: string
+  fieldsType: 'FieldsV1'
+  fieldsV1: Record<string, unknown>
+  manager: string
+  operation: 'Apply' | 'Update'
+  subresource?: string
+  time: string
+}
+
 export interface ObjectMeta {
   annotations?: Record<string, string>
   creationTimestamp?: string
@@ -21,6 +32,7 @@ export interface ObjectMeta {
   generateName?: string
   generation?: number
   labels?: Record<string, string>
+  managedFields?: ManagedFieldsEntry[]
   name: string
   namespace?: string
   ownerReferences?: OwnerReference[]

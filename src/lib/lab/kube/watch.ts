@@ -24,6 +24,9 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, store: Obj
   res.statusCode = 200
   res.setHeader('Content-Type', 'application/json')
   res.setHeader('Cache-Control', 'no-cache, private')
+  // The real server answers at once; client-go waits for the headers before it can stop a watch,
+  // so a quiet watch would otherwise hold kubectl (rollout status) until the first event.
+  res.flushHeaders()
   const from = query.get('resourceVersion')
   const current = store.state.resourceVersion
   if (!from || from === '0') {
