@@ -1,12 +1,20 @@
 #!/bin/bash
 # kp lab stub for @COMMAND@ @VERSION@ (package @PACKAGE@), built by the lab's package repositories.
 # Prints its version like the real binary and records every call to /var/log/kp-lab/calls.log;
-# the rest of its behaviour is simulated by the lab as it grows.
+# kubeadm's other commands are simulated by the lab supervisor (kubeadm-client.sh), the kubelet by
+# the supervisor watching the VM (its service state and files).
 set -euo pipefail
+KPLAB_LOG_ARGS=("$@")
+stub_command=@COMMAND@
+if [[ $stub_command == kubeadm && -r /usr/lib/kp-lab/kubeadm-client.sh ]]; then
+  # shellcheck source=../image/rootfs/usr/lib/kp-lab/kubeadm-client.sh
+  source /usr/lib/kp-lab/kubeadm-client.sh
+  kplab_kubeadm_log_args "$@"
+fi
 if [[ -r /usr/lib/kp-lab/stub-lib.sh ]]; then
   # shellcheck source=../image/rootfs/usr/lib/kp-lab/stub-lib.sh
   source /usr/lib/kp-lab/stub-lib.sh
-  kplab_log_call @COMMAND@ "$@"
+  kplab_log_call @COMMAND@ "${KPLAB_LOG_ARGS[@]}"
 fi
 
 version=@VERSION@
@@ -59,6 +67,7 @@ case $command in
       esac
       exit 0
     fi
+    if declare -F kplab_kubeadm_remote >/dev/null; then kplab_kubeadm_remote "$version" "$@"; fi
     not_simulated "$@"
     ;;
   kubelet)

@@ -7,6 +7,7 @@ export default class LabSupervise extends BaseCommand<typeof LabSupervise> {
   static description = 'Run the lab supervisor in the foreground (kp lab up starts it in the background).'
   static hidden = true
   static flags = {
+    'cert-days': Flags.integer({default: 365, description: 'Lifetime in days of the certificates the lab issues.'}),
     cluster: Flags.string({default: 'lab', description: 'Cluster name the lab is for.'}),
     dir: Flags.string({description: 'The lab folder.', required: true}),
     'kube-nodes': Flags.string({description: 'Start the lab Kubernetes API with these nodes (comma-separated, the first a control plane).'}),
@@ -17,7 +18,7 @@ export default class LabSupervise extends BaseCommand<typeof LabSupervise> {
   async run(): Promise<void> {
     const {superviseLab} = await import('../../lib/lab/cli/supervisor.js')
     const kube = this.flags['kube-nodes'] ? {nodes: this.flags['kube-nodes'].split(','), version: this.flags['kubernetes-version']} : undefined
-    await superviseLab(this.flags.dir, this.flags.cluster, this.flags['pve-nodes'], kube)
+    await superviseLab(this.flags.dir, this.flags.cluster, this.flags['pve-nodes'], kube, {certDays: this.flags['cert-days']})
     // The servers it started keep this process alive until SIGTERM or POST /stop.
   }
 }

@@ -9,6 +9,7 @@ Needs root on a Linux machine you can spare (namespaces, overlay mounts, a bridg
 
   static examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --nodes 5 --control-planes 3 --json']
   static flags = {
+    'cert-days': Flags.integer({default: 365, description: "Lifetime in days of the certificates the lab issues: kubeadm's (its CAs live 3650) and the API servers' serving certificates; shorter to rehearse expiring certificates."}),
     cluster: Flags.boolean({description: 'Also run the lab Kubernetes API with the nodes registered and demo workloads (Deployments with PDBs, a DaemonSet, an emptyDir pod, an unmanaged pod); writes <lab>/kubeconfig.'}),
     'control-planes': Flags.integer({default: 1, description: 'How many of the nodes in kp.yaml are control planes.'}),
     'kubernetes-version': Flags.string({default: '1.31.8', description: "Kubernetes version for kp.yaml; one the lab's repositories carry (1.30.13 … 1.32.5)."}),
@@ -22,7 +23,7 @@ Needs root on a Linux machine you can spare (namespaces, overlay mounts, a bridg
     const result = await labUp(
       this.stateDir,
       {controlPlanes: this.flags['control-planes'], kubernetesVersion: this.flags['kubernetes-version'], nodes: this.flags.nodes},
-      {onPhase: (phase) => phase !== 'ready' && this.logToStderr(`  ${PHASE_TITLES[phase]}…`), kube: this.flags.cluster, pveNodes: this.flags['pve-nodes']},
+      {certDays: this.flags['cert-days'], onPhase: (phase) => phase !== 'ready' && this.logToStderr(`  ${PHASE_TITLES[phase]}…`), kube: this.flags.cluster, pveNodes: this.flags['pve-nodes']},
     )
     this.log(result.alreadyUp ? `The lab is already up (supervisor ${result.supervisorPid}).` : 'The lab is up.')
     this.log(`

@@ -17,6 +17,12 @@ import {LAB_PVE_NODE, LAB_TEMPLATE_VMID, LAB_TOKEN_ID, LAB_USER, type LabPaths} 
 
 /** The lab network: the bridge address is the gateway, the API, the apt proxy and the repositories. */
 export const LAB_HOST_IP = '10.77.0.1'
+/**
+ * The control-plane endpoint of the lab's kp.yaml: a virtual IP the lab host answers (on the
+ * bridge), standing for the load balancer or keepalived VIP in front of a real cluster's control
+ * planes. The lab's kubeadm serves each cluster's API there.
+ */
+export const LAB_CONTROL_PLANE_ENDPOINT = '10.77.0.10:6443'
 export const LAB_FIRST_NODE_IP = 11
 export const LAB_FIRST_VMID = 201
 export const LAB_MAX_NODES = 20
@@ -70,7 +76,7 @@ export function labConfig(cluster: string, layout: LabLayout, endpoints: LabEndp
     cluster: {
       name: cluster,
       kubernetesVersion: layout.kubernetesVersion,
-      controlPlaneEndpoint: `${nodes[0]!.ip}:6443`,
+      controlPlaneEndpoint: LAB_CONTROL_PLANE_ENDPOINT,
       podSubnet: '10.244.0.0/16',
       serviceSubnet: '10.96.0.0/12',
       cni: {manifest: './cni.yaml'},
@@ -94,14 +100,161 @@ export function labConfig(cluster: string, layout: LabLayout, endpoints: LabEndp
   }
 }
 
-/** A stand-in CNI manifest: the lab's kubelet only needs one applied (the bootstrap issue). */
-const CNI_STANDIN = `# kp lab: a stand-in CNI manifest. The lab's nodes become Ready once a CNI manifest is applied;
-# a real cluster uses flannel, Calico or Cilium here.
+/**
+ * The lab's CNI manifest: a small flannel, shaped like upstream's kube-flannel.yml (namespace,
+ * RBAC, net-conf.json with the pod subnet, a DaemonSet with hostNetwork, tolerations for every
+ * NoSchedule taint and hostPath mounts of /etc/cni/net.d and /opt/cni/bin). The lab's kubelets
+ * install a CNI configuration on a node once a pod of such a DaemonSet is bound to it, and the
+ * node turns Ready, as with the real flannel.
+ */
+export function cniStandin(podSubnet: string): string {
+  return `# kp lab: a flannel-like CNI manifest (kube-flannel.yml, reduced). The lab's nodes turn Ready once
+# a pod of this DaemonSet runs on them and "installs" the CNI configuration in /etc/cni/net.d.
 apiVersion: v1
 kind: Namespace
 metadata:
   name: kube-flannel
+  labels:
+    k8s-app: flannel
+    pod-security.kubernetes.io/enforce: privileged
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: flannel
+  namespace: kube-flannel
+  labels:
+    k8s-app: flannel
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: flannel
+  labels:
+    k8s-app: flannel
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [nodes/status]
+  verbs: [patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: flannel
+  labels:
+    k8s-app: flannel
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: flannel
+subjects:
+- kind: ServiceAccount
+  name: flannel
+  namespace: kube-flannel
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: kube-flannel-cfg
+  namespace: kube-flannel
+  labels:
+    app: flannel
+    k8s-app: flannel
+    tier: node
+data:
+  cni-conf.json: |
+    {
+      "name": "cbr0",
+      "cniVersion": "0.3.1",
+      "plugins": [
+        {"type": "flannel", "delegate": {"hairpinMode": true, "isDefaultGateway": true}},
+        {"type": "portmap", "capabilities": {"portMappings": true}}
+      ]
+    }
+  net-conf.json: |
+    {
+      "Network": "${podSubnet}",
+      "EnableNFTables": false,
+      "Backend": {"Type": "vxlan"}
+    }
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: kube-flannel-ds
+  namespace: kube-flannel
+  labels:
+    app: flannel
+    k8s-app: flannel
+    tier: node
+spec:
+  selector:
+    matchLabels:
+      app: flannel
+  template:
+    metadata:
+      labels:
+        app: flannel
+        tier: node
+    spec:
+      hostNetwork: true
+      priorityClassName: system-node-critical
+      serviceAccountName: flannel
+      tolerations:
+      - operator: Exists
+        effect: NoSchedule
+      initContainers:
+      - name: install-cni-plugin
+        image: docker.io/flannel/flannel-cni-plugin:v1.6.0-flannel1
+        command: [cp]
+        args: [-f, /flannel, /opt/cni/bin/flannel]
+        volumeMounts:
+        - name: cni-plugin
+          mountPath: /opt/cni/bin
+      - name: install-cni
+        image: docker.io/flannel/flannel:v0.26.1
+        command: [cp]
+        args: [-f, /etc/kube-flannel/cni-conf.json, /etc/cni/net.d/10-flannel.conflist]
+        volumeMounts:
+        - name: cni
+          mountPath: /etc/cni/net.d
+        - name: flannel-cfg
+          mountPath: /etc/kube-flannel/
+      containers:
+      - name: kube-flannel
+        image: docker.io/flannel/flannel:v0.26.1
+        command: [/opt/bin/flanneld]
+        args: [--ip-masq, --kube-subnet-mgr]
+        securityContext:
+          privileged: false
+          capabilities:
+            add: [NET_ADMIN, NET_RAW]
+        volumeMounts:
+        - name: run
+          mountPath: /run/flannel
+        - name: flannel-cfg
+          mountPath: /etc/kube-flannel/
+      volumes:
+      - name: run
+        hostPath:
+          path: /run/flannel
+      - name: cni-plugin
+        hostPath:
+          path: /opt/cni/bin
+      - name: cni
+        hostPath:
+          path: /etc/cni/net.d
+      - name: flannel-cfg
+        configMap:
+          name: kube-flannel-cfg
 `
+}
 
 /** Writes kp.yaml (checked against the schema first) and the CNI stand-in. */
 export function writeLabConfig(paths: LabPaths, cluster: string, layout: LabLayout, endpoints: LabEndpoints): void {
@@ -111,6 +264,6 @@ export function writeLabConfig(paths: LabPaths, cluster: string, layout: LabLayo
   const text = renderConfig(config, `./${SCHEMA_FILE_NAME}`)
     .replace('written by kp config init.', 'written by kp lab up for the lab; kp lab down --purge removes it.')
   writeFileSync(paths.config, text, {mode: 0o644})
-  writeFileSync(paths.cni, CNI_STANDIN, {mode: 0o644})
+  writeFileSync(paths.cni, cniStandin(checked.config.cluster.podSubnet), {mode: 0o644})
   writeFileSync(path.join(paths.dir, SCHEMA_FILE_NAME), `${JSON.stringify(configJsonSchema(), null, 2)}\n`)
 }

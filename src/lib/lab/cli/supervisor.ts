@@ -9,9 +9,10 @@ import path from 'node:path'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 
 import {createLabHost} from '../host/index.js'
+import {addBridgeAddress} from '../host/system.js'
 import {type FakeKube, startFakeKube} from '../kube/index.js'
+import {LAB_ENDPOINT_IP, type LabKubeadm, type LabVmState, startLabKubeadm} from '../kubeadm/index.js'
 import {startFakeProxmox, type FakeProxmox} from '../proxmox/index.js'
-import type {Node} from '../kube/types.js'
 import type {FaultRequest, FaultResult, LabKubeState, LabState} from './control.js'
 import {LAB_KUBE_PORT, LAB_PVE_NODE, LAB_PVE_PORT, LAB_SHARED_STORAGE, LAB_TEMPLATE_VMID, LAB_TOKEN_ID, labPaths} from './files.js'
 import {LAB_HOST_IP} from './lab-config.js'
@@ -30,7 +31,12 @@ export interface LabKubeOptions {
   version: string
 }
 
-export async function superviseLab(dir: string, cluster: string, pveNodes = 1, kubeOptions?: LabKubeOptions): Promise<void> {
+export interface SuperviseOptions {
+  /** Lifetime in days of the certificates the lab issues (kubeadm's leaves, API serving certificates); 365 by default. */
+  certDays?: number
+}
+
+export async function superviseLab(dir: string, cluster: string, pveNodes = 1, kubeOptions?: LabKubeOptions, options: SuperviseOptions = {}): Promise<void> {
   const paths = labPaths(dir)
   const status: SupervisorStatus = {cluster, durations: {}, phase: 'starting', pid: process.pid, startedAt: new Date().toISOString()}
   const save = () => writeStatus(paths.status, status)
@@ -38,8 +44,9 @@ export async function superviseLab(dir: string, cluster: string, pveNodes = 1, k
   const lab = createLabHost({stateDir: dir})
   let pve: FakeProxmox | undefined
   let kube: FakeKube | undefined
-  let kubelets: Kubelets | undefined
+  let kubeadm: LabKubeadm | undefined
   let control: Server | undefined
+  const certDays = options.certDays ?? 365
   let stopping: Promise<void> | undefined
 
   const stop = (exitCode: number) => {
@@ -48,7 +55,7 @@ export async function superviseLab(dir: string, cluster: string, pveNodes = 1, k
       status.phase = exitCode === 0 ? 'stopping' : 'failed'
       save()
       control?.close()
-      kubelets?.stop()
+      await kubeadm?.close().catch((error: unknown) => log(`kubeadm close: ${String(error)}`))
       await pve?.close().catch((error: unknown) => log(`proxmox close: ${String(error)}`))
       await kube?.close().catch((error: unknown) => log(`kubernetes close: ${String(error)}`))
       const report = await lab.teardown()
@@ -74,7 +81,12 @@ export async function superviseLab(dir: string, cluster: string, pveNodes = 1, k
 
   try {
     const secret = readFileSync(paths.tokenSecret, 'utf8').trim()
-    await phase('network', () => lab.startAptProxy())
+    await phase('network', async () => {
+      await lab.startAptProxy()
+      // The control-plane endpoint of the lab's kp.yaml: a virtual IP on the bridge, as a load
+      // balancer or keepalived would hold in front of the control planes. It goes with the bridge.
+      await addBridgeAddress(lab.options.network.bridge, LAB_ENDPOINT_IP)
+    })
     await phase('image', () => lab.ensureImage())
     const repos = await phase('packages', () => lab.startRepoServer())
     pve = await phase('proxmox', () =>
@@ -92,10 +104,10 @@ export async function superviseLab(dir: string, cluster: string, pveNodes = 1, k
         tokens: [{id: LAB_TOKEN_ID, secret}],
       }),
     )
-    if (kubeOptions) kube = await phase('kubernetes', () => startLabKube(paths, kubeOptions))
-    kubelets = kube ? new Kubelets(lab, pve, kube) : undefined
-    kubelets?.start()
-    control = await listen(paths.socket, controlHandler(lab, pve, kubelets, () => void stop(0)))
+    if (kubeOptions) kube = await phase('kubernetes', () => startLabKube(paths, kubeOptions, certDays))
+    const fakePve = pve
+    kubeadm = await startLabKubeadm({certDays, ...(kube ? {demo: kube} : {}), dir: path.join(dir, 'kubeadm'), host: LAB_HOST_IP, log, vms: () => labVms(lab, fakePve)})
+    control = await listen(paths.socket, controlHandler(lab, pve, kubeadm, () => void stop(0)))
     Object.assign(status, {...(kube ? {kubeUrl: kube.url} : {}), apiUrl: pve.apiUrl, caPem: pve.caPem, fingerprint: pve.fingerprint, phase: 'ready', repoBaseUrl: repos.baseUrl})
     save()
     log(`ready: ${pve.apiUrl} (${pve.fingerprint})`)
@@ -110,13 +122,14 @@ export async function superviseLab(dir: string, cluster: string, pveNodes = 1, k
  * The lab's Kubernetes API on the bridge address, with the VMs' names as nodes and demo workloads
  * (until kp bootstrap makes a real cluster), and an admin kubeconfig in the lab folder.
  */
-async function startLabKube(paths: ReturnType<typeof labPaths>, options: LabKubeOptions): Promise<FakeKube> {
+async function startLabKube(paths: ReturnType<typeof labPaths>, options: LabKubeOptions, certDays: number): Promise<FakeKube> {
   const kube = await startFakeKube({
     certDir: paths.kube,
     gitVersion: `v${options.version}`,
     host: LAB_HOST_IP,
     port: LAB_KUBE_PORT,
     sans: [LAB_HOST_IP],
+    servingCertificateDays: certDays,
     stateFile: path.join(paths.kube, 'state.json'),
   })
   // A restarted supervisor finds the cluster it kept in state.json: seeding again would duplicate it.
@@ -125,66 +138,32 @@ async function startLabKube(paths: ReturnType<typeof labPaths>, options: LabKube
   return kube
 }
 
-const HEARTBEAT_MS = 1000
-
-/**
- * The kubelet of each lab VM, as the API server sees it: a node whose VM exists posts status while
- * the VM is booted and its kubelet service is active (the systemctl stub's state), and stops when
- * the VM stops, the service stops, or `kp lab fault NODE --kubelet-down` says so. Nodes without a VM
- * (the --cluster demo before kp vm seed) keep reporting Ready.
- */
-class Kubelets {
-  readonly down = new Set<string>()
-  private timer: NodeJS.Timeout | undefined
-  private readonly ready = new Map<string, boolean>()
-
-  constructor(
-    private readonly lab: Lab,
-    private readonly pve: FakeProxmox,
-    readonly kube: FakeKube,
-  ) {}
-
-  start(): void {
-    this.beat()
-    this.timer = setInterval(() => this.beat(), HEARTBEAT_MS)
-  }
-
-  stop(): void {
-    clearInterval(this.timer)
-  }
-
-  set(name: string, down: boolean): void {
-    if (down) this.down.add(name)
-    else this.down.delete(name)
-    this.beat()
-  }
-
-  beat(): void {
-    const vms = new Map(this.pve.vms().filter((vm) => vm.config.template !== '1').map((vm) => [vm.config.name ?? '', vm.vmid]))
-    for (const node of this.kube.list<Node>('nodes')) {
-      const name = node.metadata.name
-      const vmid = vms.get(name)
-      const posting = !this.down.has(name) && (vmid === undefined || this.lab.backend.serviceActive(vmid, 'kubelet.service'))
-      if (this.ready.get(name) === posting) continue
-      this.ready.set(name, posting)
-      this.kube.nodeReady(name, posting)
-      log(`kubelet ${name}: ${posting ? 'posting status' : 'stopped posting status'}`)
-    }
-  }
-
-  state(): LabKubeState {
-    const nodes = this.kube.list<Node>('nodes').map((n) => ({
-      name: n.metadata.name,
-      ready: n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True',
-      unschedulable: n.spec?.unschedulable === true,
-    }))
-    return {faults: this.kube.faults(), kubeletDown: [...this.down].sort(), nodes}
-  }
-}
-
 type Lab = ReturnType<typeof createLabHost>
 
-function labState(lab: Lab, pve: FakeProxmox, kubelets?: Kubelets): LabState {
+/** The lab's VMs as the kubeadm simulation sees them: address, root, service state. */
+function labVms(lab: Lab, pve: FakeProxmox): LabVmState[] {
+  return pve.vms().filter((vm) => vm.config.template !== '1').map((vm) => {
+    const init = lab.backend.initPid(vm.vmid)
+    return {
+      booted: lab.backend.booted(vm.vmid),
+      ip: /(?:^|,)ip=([\d.]+)/.exec(vm.config.ipconfig0 ?? '')?.[1] ?? '',
+      name: vm.config.name ?? `VM${vm.vmid}`,
+      root: init === undefined ? '/nonexistent' : `/proc/${init}/root`,
+      serviceActive: (unit: string) => lab.backend.serviceActive(vm.vmid, unit),
+      vmid: vm.vmid,
+    }
+  })
+}
+
+/** The Kubernetes side of the lab state: every API server the lab runs (the demo one, kubeadm's). */
+function kubeState(kubeadm: LabKubeadm | undefined): LabKubeState | undefined {
+  if (!kubeadm) return undefined
+  const kubes = kubeadm.kubelets.kubes()
+  if (kubes.length === 0) return undefined
+  return {faults: kubes[0]!.faults(), ...kubeadm.kubelets.state()}
+}
+
+function labState(lab: Lab, pve: FakeProxmox, kubeadm?: LabKubeadm): LabState {
   const vms = pve.vms().map((vm) => {
     const template = vm.config.template === '1'
     return {
@@ -199,21 +178,22 @@ function labState(lab: Lab, pve: FakeProxmox, kubelets?: Kubelets): LabState {
       vmid: vm.vmid,
     }
   })
-  return {faults: pve.faults(), ...(kubelets ? {kube: kubelets.state()} : {}), vms}
+  const kube = kubeState(kubeadm)
+  return {faults: pve.faults(), ...(kube ? {kube} : {}), vms}
 }
 
-async function applyFaults(lab: Lab, pve: FakeProxmox, kubelets: Kubelets | undefined, request: FaultRequest): Promise<FaultResult> {
-  if ((request.kube || request.kubelets) && !kubelets) throw new Error('the lab runs no Kubernetes API (kp lab up --cluster)')
-  if (request.kube) kubelets?.kube.setFaults(request.kube)
-  for (const [name, down] of Object.entries(request.kubelets ?? {})) kubelets?.set(name, down)
+async function applyFaults(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | undefined, request: FaultRequest): Promise<FaultResult> {
+  if ((request.kube || request.kubelets) && !kubeState(kubeadm)) throw new Error('the lab runs no Kubernetes API (kp lab up --cluster, or kubeadm init on a lab VM)')
+  if (request.kube) for (const k of kubeadm?.kubelets.kubes() ?? []) k.setFaults(request.kube)
+  for (const [name, down] of Object.entries(request.kubelets ?? {})) kubeadm?.kubelets.set(name, down)
   if (request.proxmox) pve.setFaults({...request.proxmox, cloneLock: request.proxmox.cloneLock ?? pve.faults().cloneLock})
   for (const [vmid, faults] of Object.entries(request.vms ?? {})) await lab.setFault(Number(vmid), faults)
   const cutSessions: Record<string, number> = {}
   for (const vmid of request.dropSsh ?? []) cutSessions[vmid] = await lab.dropSshSessions(vmid)
-  return {cutSessions, state: labState(lab, pve, kubelets)}
+  return {cutSessions, state: labState(lab, pve, kubeadm)}
 }
 
-function controlHandler(lab: Lab, pve: FakeProxmox, kubelets: Kubelets | undefined, stop: () => void) {
+function controlHandler(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | undefined, stop: () => void) {
   return async (req: IncomingMessage, res: ServerResponse) => {
     const reply = (code: number, body: unknown) => {
       res.writeHead(code, {'content-type': 'application/json'})
@@ -221,8 +201,8 @@ function controlHandler(lab: Lab, pve: FakeProxmox, kubelets: Kubelets | undefin
     }
 
     try {
-      if (req.method === 'GET' && req.url === '/status') return reply(200, {data: labState(lab, pve, kubelets)})
-      if (req.method === 'POST' && req.url === '/faults') return reply(200, {data: await applyFaults(lab, pve, kubelets, (await readJson(req)) as FaultRequest)})
+      if (req.method === 'GET' && req.url === '/status') return reply(200, {data: labState(lab, pve, kubeadm)})
+      if (req.method === 'POST' && req.url === '/faults') return reply(200, {data: await applyFaults(lab, pve, kubeadm, (await readJson(req)) as FaultRequest)})
       if (req.method === 'POST' && req.url === '/stop') {
         reply(200, {data: {}})
         stop()

@@ -41,7 +41,16 @@ export function labDir(stateDir: string): string {
   return path.join(stateDir, 'lab')
 }
 
-export async function labUp(stateDir: string, layout: LabLayout, options: {kube?: boolean; onPhase?: (phase: Phase) => void; pveNodes?: number; timeoutMs?: number} = {}): Promise<LabUpResult> {
+export interface LabUpOptions {
+  /** Lifetime in days of the certificates the lab issues (kubeadm's, the API servers'); 365 by default. */
+  certDays?: number
+  kube?: boolean
+  onPhase?: (phase: Phase) => void
+  pveNodes?: number
+  timeoutMs?: number
+}
+
+export async function labUp(stateDir: string, layout: LabLayout, options: LabUpOptions = {}): Promise<LabUpResult> {
   const problem = layoutProblem(layout)
   if (problem) throw new UsageError(problem)
   preflight()
@@ -56,8 +65,10 @@ export async function labUp(stateDir: string, layout: LabLayout, options: {kube?
   ensureSshKey(paths)
   const pveNodes = options.pveNodes ?? 1
   if (!Number.isInteger(pveNodes) || pveNodes < 1 || pveNodes > 5) throw new UsageError('--pve-nodes must be 1 to 5')
+  const certDays = options.certDays ?? 365
+  if (!Number.isInteger(certDays) || certDays < 1 || certDays > 3650) throw new UsageError('--cert-days must be 1 to 3650 (the CAs live 3650 days)')
   const kube = options.kube ? ['--kube-nodes', labNodes(layout).map((n) => n.name).join(','), '--kubernetes-version', layout.kubernetesVersion] : []
-  const pid = startSupervisor(paths, pveNodes, kube)
+  const pid = startSupervisor(paths, pveNodes, [...kube, '--cert-days', String(certDays)])
   const status = await follow(paths, pid, options.onPhase, options.timeoutMs ?? 30 * 60_000)
   writeLabConfig(paths, LAB_CLUSTER, layout, {apiUrl: status.apiUrl!, fingerprint: status.fingerprint!, ...(status.kubeUrl ? {kubeUrl: status.kubeUrl} : {}), repoBaseUrl: status.repoBaseUrl!})
   return result(paths, status, labNodes(layout), false)
@@ -130,7 +141,7 @@ function result(paths: LabPaths, status: SupervisorStatus, nodes: LabUpResult['n
     log: paths.log,
     next: [
       `export KP_CONFIG=${paths.config}`,
-      'kp vm seed',
+      'kp bootstrap --yes      # or step by step: kp vm seed, kp node prepare',
       `ssh -i ${paths.sshKey} -o UserKnownHostsFile=${paths.knownHosts} -o StrictHostKeyChecking=yes debian@${first.ip} hostname`,
       'kp lab status',
       'kp lab down',

@@ -46,6 +46,11 @@ export async function ensureBridge(network: LabNetwork): Promise<void> {
   await run('ip', ['link', 'set', network.bridge, 'up'])
 }
 
+/** One more address on the bridge (a /32, such as the lab's control-plane VIP); it goes when the bridge goes. */
+export async function addBridgeAddress(bridge: string, ip: string): Promise<void> {
+  await run('ip', ['addr', 'replace', `${ip}/32`, 'dev', bridge])
+}
+
 /** Links whose name starts with the lab prefix (the bridge, VM veths). */
 export async function labLinks(): Promise<string[]> {
   const {stdout} = await run('ip', ['-j', 'link', 'show'])

@@ -1,0 +1,177 @@
+/**
+ * The kubelet of each lab VM, as the API servers see it. For a kubeadm cluster: a booted VM whose
+ * kubelet service is active (the systemctl stub's state) and whose /etc/kubernetes/kubelet.conf
+ * points at a running lab cluster registers its Node there (InternalIP = the VM's address, version
+ * = the VM's installed kubelet package); the node is Ready only while the VM is up, the kubelet
+ * runs and a CNI configuration is in /etc/cni/net.d — else NotReady, as a kubelet without a pod
+ * network is. The CNI configuration appears the way a CNI's install-cni init container writes it:
+ * when a pod of a DaemonSet mounting a hostPath under /etc/cni/net.d is bound to the node.
+ * For the `kp lab up --cluster` demo API: nodes named like VMs post status while their VM runs the
+ * kubelet service; nodes without a VM keep reporting Ready. `kp lab fault NODE --kubelet-down`
+ * silences a node in either.
+ */
+import type {FakeKube} from '../kube/index.js'
+import {NODES, PODS} from '../kube/cluster.js'
+import type {Node, Pod} from '../kube/types.js'
+import type {LabClusters} from './clusters.js'
+import {installedVersion, kubeconfigServer, type LabVm} from './vm.js'
+import {listVmDir, vmPathExists, writeVmFiles} from './vm-files.js'
+
+export const CNI_CONFIG = '/etc/cni/net.d/10-kp-lab.conflist'
+const CNI_DIR = '/etc/cni/net.d'
+
+/** What flannel's install-cni container writes (its cni-conf.json), named for the lab. */
+export const CNI_CONFLIST = `${JSON.stringify({
+  cniVersion: '0.3.1',
+  name: 'cbr0',
+  plugins: [
+    {delegate: {hairpinMode: true, isDefaultGateway: true}, type: 'flannel'},
+    {capabilities: {portMappings: true}, type: 'portmap'},
+  ],
+}, null, 2)}\n`
+
+export interface LabVmState extends LabVm {
+  booted: boolean
+}
+
+export interface KubeletsOptions {
+  clusters: LabClusters
+  /** The `kp lab up --cluster` demo API, if it runs. */
+  demo?: FakeKube
+  log: (line: string) => void
+  /** The lab's VMs now (templates excluded). */
+  vms: () => LabVmState[]
+}
+
+const HEARTBEAT_MS = 1000
+
+function hasCniConfig(vm: LabVm): boolean {
+  return listVmDir(vm.root, CNI_DIR).some((f) => /\.(conf|conflist|json)$/.test(f))
+}
+
+/** A pod that installs a CNI configuration on its node: it mounts a hostPath under /etc/cni/net.d. */
+export function installsCni(pod: Pod): boolean {
+  if (pod.metadata.deletionTimestamp || !pod.metadata.ownerReferences?.some((r) => r.kind === 'DaemonSet')) return false
+  const volumes = (pod.spec as {volumes?: Array<{hostPath?: {path?: string}}>} | undefined)?.volumes ?? []
+  return volumes.some((v) => {
+    const p = v.hostPath?.path?.replace(/\/+$/, '')
+    return p !== undefined && (p === CNI_DIR || p.startsWith(`${CNI_DIR}/`))
+  })
+}
+
+export class LabKubelets {
+  readonly down = new Set<string>()
+  private timer: NodeJS.Timeout | undefined
+  private readonly posting = new Map<string, 'ready' | 'network' | 'silent'>()
+
+  constructor(private readonly options: KubeletsOptions) {}
+
+  start(): void {
+    this.beat()
+    this.timer = setInterval(() => this.beat(), HEARTBEAT_MS)
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+
+  set(name: string, down: boolean): void {
+    if (down) this.down.add(name)
+    else this.down.delete(name)
+    this.beat()
+  }
+
+  /** Every API server the lab runs: the demo one and each kubeadm cluster's. */
+  kubes(): FakeKube[] {
+    return [...(this.options.demo ? [this.options.demo] : []), ...this.options.clusters.all().map((c) => c.kube)]
+  }
+
+  /** The kubelet's first status post, now: registers the VM's node in the cluster its kubelet.conf names. */
+  register(vm: LabVm): boolean {
+    if (!vm.serviceActive('kubelet.service')) return false
+    const server = kubeconfigServer(vm.root, '/etc/kubernetes/kubelet.conf')
+    const running = server ? this.options.clusters.byEndpoint(server) : undefined
+    if (!running) return false
+    const member = running.record.members.find((m) => m.vmid === vm.vmid)
+    const name = member?.name ?? vm.name
+    if (!running.kube.cluster.find(NODES, undefined, name)) {
+      const version = installedVersion(vm.root, 'kubelet') ?? running.record.spec.kubernetesVersion
+      running.kube.registerNode(name, {ip: member?.ip ?? vm.ip, kubeletVersion: `v${version}`})
+      // A kubelet registers its node NotReady (no network yet); the heartbeat below decides from there.
+      running.kube.nodeReady(name, false, 'network')
+      this.posting.set(`${running.record.name}/${name}`, 'network')
+      this.options.log(`kubelet ${name}: registered in cluster ${running.record.name}`)
+    }
+
+    this.beat()
+    return true
+  }
+
+  beat(): void {
+    try {
+      this.beatDemo()
+      this.beatClusters()
+    } catch (error) {
+      this.options.log(`kubelets: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+
+  /** `network`: the kubelet runs and posts status, but has no CNI yet (Ready=False, not Unknown). */
+  private report(kube: FakeKube, key: string, name: string, ready: boolean, why: string, network = false): void {
+    const state = ready ? 'ready' : network ? 'network' : 'silent'
+    if (this.posting.get(key) === state) return
+    this.posting.set(key, state)
+    if (network) kube.nodeReady(name, false, 'network')
+    else kube.nodeReady(name, ready)
+    this.options.log(`kubelet ${name}: ${ready ? 'Ready' : `NotReady (${why})`}`)
+  }
+
+  private beatDemo(): void {
+    const kube = this.options.demo
+    if (!kube) return
+    const vms = new Map(this.options.vms().map((vm) => [vm.name, vm]))
+    for (const node of kube.list<Node>('nodes')) {
+      const name = node.metadata.name
+      const vm = vms.get(name)
+      const ready = !this.down.has(name) && (vm === undefined || (vm.booted && vm.serviceActive('kubelet.service')))
+      this.report(kube, `demo/${name}`, name, ready, this.down.has(name) ? 'kubelet down (fault)' : 'kubelet stopped')
+    }
+  }
+
+  private beatClusters(): void {
+    const vms = this.options.vms()
+    for (const running of this.options.clusters.all()) {
+      const {kube, record} = running
+      const pods = kube.cluster.all<Pod>(PODS)
+      for (const node of kube.cluster.all<Node>(NODES)) {
+        const name = node.metadata.name
+        const member = record.members.find((m) => m.name === name)
+        const vm = vms.find((v) => (member ? v.vmid === member.vmid : v.name === name))
+        const up = vm !== undefined && vm.booted
+        const kubelet = up && vm.serviceActive('kubelet.service')
+        const server = up ? kubeconfigServer(vm.root, '/etc/kubernetes/kubelet.conf') : undefined
+        const ours = server !== undefined && this.options.clusters.byEndpoint(server) === running
+        if (up && ours && pods.some((p) => p.spec?.nodeName === name && installsCni(p)) && !vmPathExists(vm.root, CNI_CONFIG)) {
+          writeVmFiles(vm.root, [[CNI_CONFIG, {content: CNI_CONFLIST, mode: 0o644}]])
+          this.options.log(`kubelet ${name}: CNI configuration installed (${CNI_CONFIG})`)
+        }
+
+        const cni = up && hasCniConfig(vm)
+        const ready = kubelet && ours && cni && !this.down.has(name)
+        const why = !up ? 'VM down' : !kubelet ? 'kubelet stopped' : !ours ? 'kubelet not configured for this cluster' : this.down.has(name) ? 'kubelet down (fault)' : 'no CNI configuration in /etc/cni/net.d'
+        this.report(kube, `${record.name}/${name}`, name, ready, why, kubelet && ours && !cni && !this.down.has(name))
+      }
+    }
+  }
+
+  state(): {kubeletDown: string[]; nodes: Array<{name: string; ready: boolean; unschedulable: boolean}>} {
+    const nodes = this.kubes().flatMap((kube) =>
+      kube.list<Node>('nodes').map((n) => ({
+        name: n.metadata.name,
+        ready: n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True',
+        unschedulable: n.spec?.unschedulable === true,
+      })),
+    )
+    return {kubeletDown: [...this.down].sort(), nodes}
+  }
+}
