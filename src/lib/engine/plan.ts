@@ -50,7 +50,14 @@ export async function planWorkflow(req: PlanRequest): Promise<Plan> {
         await step.run(ctx)
         unit.verdict = 'gathers-facts'
       } else {
-        const done = step.check ? await step.check(ctx) : false
+        // A check that needs what earlier steps would make (a VM to log in to) cannot answer yet:
+        // the unit would run, and its plan says what it would do.
+        const done = step.check
+          ? await Promise.resolve(step.check(ctx)).catch((error: unknown) => {
+              unit.note = `cannot check before the earlier steps ran (${errorMessage(error)})`
+              return false
+            })
+          : false
         if (done) {
           unit.verdict = 'already-done'
           unit.reason = typeof done === 'string' ? done : 'already done'

@@ -166,6 +166,8 @@ async function runStep(s: StepRun): Promise<void> {
 
   record.status = units.every((u) => u.status === 'skipped') ? 'skipped' : 'done'
   save()
+  // Test hook: die like kill -9 exactly at this step boundary, the journal just saved (resume tests).
+  if (process.env.KP_TEST_KILL_AFTER_STEP === step.id) process.kill(process.pid, 'SIGKILL')
 }
 
 async function runUnit(s: StepRun, unit: UnitRecord, output: (line: string) => void): Promise<string | undefined> {

@@ -2,12 +2,12 @@
  * The user's kubeconfig file: which one to merge into, reading it, and replacing it so that a crash
  * or a concurrent reader sees the old file or the new one, never half of one.
  */
-import {randomBytes} from 'node:crypto'
-import {chmod, mkdir, open, readFile, realpath, rename, rm} from 'node:fs/promises'
+import {mkdir, open, readFile, realpath, rm} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {writeFileAtomic} from '../atomic-write.js'
 import {ConfigError, errorMessage, LockedError} from '../errors.js'
 import {expandHome} from '../paths.js'
 
@@ -78,30 +78,7 @@ export async function withKubeconfigLock<T>(file: string, fn: () => Promise<T>, 
   }
 }
 
-/** Temp file in the same folder, fsync, rename over: mode 0600, since it holds credentials. */
+/** Whole or not at all, mode 0600 (it holds credentials), its folder created 0700. */
 export async function writeKubeconfigAtomic(file: string, text: string): Promise<void> {
-  const dir = path.dirname(file)
-  await mkdir(dir, {mode: 0o700, recursive: true})
-  const temp = path.join(dir, `.${path.basename(file)}.kp-${process.pid}-${randomBytes(4).toString('hex')}.tmp`)
-  try {
-    const handle = await open(temp, 'wx', 0o600)
-    try {
-      await handle.writeFile(text, 'utf8')
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-
-    // open()'s mode is filtered by the umask; make it exactly 0600 whatever the umask.
-    await chmod(temp, 0o600)
-    await rename(temp, file)
-  } catch (error) {
-    await rm(temp, {force: true})
-    throw error
-  }
-
-  // The rename itself is durable only once the folder is flushed; best effort (not every file system allows it).
-  const folder = await open(dir, 'r').catch(() => undefined)
-  await folder?.sync().catch(() => {})
-  await folder?.close()
+  await writeFileAtomic(file, text, {dirMode: 0o700, mode: 0o600})
 }

@@ -50,7 +50,8 @@ export function runOnChannel(client: Client, target: SshTarget, line: string, op
     let channel: ClientChannel | undefined
     let exit: {code: number; signal?: string} | undefined
     const out = {stderr: '', stdout: ''}
-    const outLog = new LineLog((l) => log(`  | ${l}`))
+    // A secret the node just made (a join token) is not registered with the redactor yet.
+    const outLog = new LineLog((l) => log(options.secretOutput ? '  | (output withheld: it holds a secret)' : `  | ${l}`))
     const errLog = new LineLog((l) => log(`  ! ${l}`))
 
     const settle = (error?: Error) => {

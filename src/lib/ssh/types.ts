@@ -12,6 +12,7 @@ export interface ExecOptions {
   onStdout?: (chunk: string) => void
   onStderr?: (chunk: string) => void
   allowFailure?: boolean       // otherwise a non-zero exit throws SshCommandError (with exit code and stderr tail)
+  secretOutput?: boolean       // stdout carries a secret not yet known to the redactor (a new join token): keep it out of the log
 }
 
 export interface ExecResult { code: number; stdout: string; stderr: string; signal?: string }

@@ -9,6 +9,7 @@ import type {AnyWorkflow} from '../engine/types.js'
  * vm-seed, node-prepare, node-drain, bootstrap… here.
  */
 const builtIn: Record<string, () => Promise<AnyWorkflow>> = {
+  bootstrap: async () => (await import('./bootstrap/index.js')).bootstrap,
   'node-cordon': async () => (await import('./node-drain/cordon.js')).nodeCordon,
   'node-drain': async () => (await import('./node-drain/index.js')).nodeDrain,
   'node-prepare': async () => (await import('./node-prepare/index.js')).nodePrepare,

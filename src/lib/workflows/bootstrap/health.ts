@@ -1,0 +1,24 @@
+/**
+ * Check the cluster's health: the checks of `kp health`, once. CRITICAL fails the step (the
+ * cluster is built but not well, and the report says where); WARNING is reported and passes.
+ */
+import {ExitCode, KpError} from '../../errors.js'
+import type {Step} from '../../engine/types.js'
+import type {BootstrapFacts, BootstrapParams} from './facts.js'
+
+export const checkHealth: Step<BootstrapFacts, BootstrapParams> = {
+  id: 'health',
+  title: "Check the cluster's health",
+  plan: () => ['run the health checks (read-only)'],
+  async run(ctx) {
+    const {runHealth} = await import('../../health/run.js')
+    const report = await runHealth({checks: [], configPath: ctx.config!.path, stateDir: ctx.stateDir ?? '.', timeoutMs: 30_000, warn: (line) => ctx.log(line)})
+    for (const check of report.checks) ctx.log(`${check.status.padEnd(8)} ${check.name}${check.reason ? `: ${check.reason}` : ''}`)
+    const bad = report.checks.filter((c) => c.status === 'CRITICAL' || c.status === 'UNKNOWN')
+    if (bad.length > 0) {
+      throw new KpError('kubernetes', ExitCode.stepFailed, `the cluster is up but not healthy: ${bad.map((c) => `${c.name} ${c.status}${c.reason ? ` (${c.reason})` : ''}`).join('; ')}`, {
+        hint: 'kp health shows the details; fix what it names, then kp resume',
+      })
+    }
+  },
+}
