@@ -118,6 +118,12 @@ if (process.getuid?.() === 0 && process.env.KP_BENCH_LAB !== '0') {
     }
 
     console.log('6 / 1'.padEnd(16), (prepared[6] / prepared[1]).toFixed(2).padStart(8))
+
+    // kp bootstrap from an empty lab to a healthy cluster, 1+2 and 3+3 nodes, split by step.
+    if (process.env.KP_BENCH_BOOTSTRAP !== '0') {
+      const {benchBootstrap} = await import('./bootstrap.js')
+      benchBootstrap({env: labEnv, kpBin: kp, log: console.log})
+    }
   } finally {
     spawnSync(process.execPath, [kp, 'lab', 'down'], {env: labEnv, stdio: 'ignore'})
     rmSync(cache, {force: true, recursive: true})
