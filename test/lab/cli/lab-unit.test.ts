@@ -18,6 +18,7 @@ describe('the lab layout', () => {
   it.for([
     [{controlPlanes: 1, kubernetesVersion: '1.31.8', nodes: 0}, '--nodes must be 1 to 20'],
     [{controlPlanes: 4, kubernetesVersion: '1.31.8', nodes: 3}, '--control-planes must be 1 to --nodes (3)'],
+    [{controlPlanes: 2, kubernetesVersion: '1.31.8', nodes: 3}, '--control-planes must be odd (1, 3, 5…)'],
     [{controlPlanes: 1, kubernetesVersion: '1.29.1', nodes: 3}, "the lab's package repositories (Kubernetes 1.30, 1.31, 1.32) have no 1.29.1"],
   ] as const)('refuses %j: %s', ([layout, message]) => {
     expect(layoutProblem(layout)).toContain(message)

@@ -51,6 +51,8 @@ export function labVersions(): string[] {
 export function layoutProblem(layout: LabLayout): string | undefined {
   if (!Number.isInteger(layout.nodes) || layout.nodes < 1 || layout.nodes > LAB_MAX_NODES) return `--nodes must be 1 to ${LAB_MAX_NODES}`
   if (!Number.isInteger(layout.controlPlanes) || layout.controlPlanes < 1 || layout.controlPlanes > layout.nodes) return `--control-planes must be 1 to --nodes (${layout.nodes})`
+  // kp.yaml refuses an even number (etcd's majority): say so here rather than fail writing it.
+  if (layout.controlPlanes % 2 === 0) return `--control-planes must be odd (1, 3, 5…): etcd needs a majority, so ${layout.controlPlanes} tolerate no more failures than ${layout.controlPlanes - 1}`
   if (!labVersions().includes(layout.kubernetesVersion)) {
     return `the lab's package repositories (Kubernetes ${LAB_MINORS.join(', ')}) have no ${layout.kubernetesVersion}; choose one of ${labVersions().join(', ')}`
   }
