@@ -54,3 +54,9 @@ export function addToIpv4(ip: string, offset: number): string | undefined {
   const n = ipv4ToInt(ip) + offset
   return n > 0xff_ff_ff_ff ? undefined : intToIpv4(n)
 }
+
+/** cluster.controlPlaneEndpoint (the schema always adds the port) as its host (no IPv6 brackets) and port. */
+export function endpointParts(endpoint: string): {host: string; port: number} {
+  const at = endpoint.lastIndexOf(':')
+  return {host: endpoint.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(endpoint.slice(at + 1))}
+}

@@ -16,6 +16,7 @@
 import {Document, Scalar} from 'yaml'
 
 import {DEFAULT_API_PORT} from '../config/defaults.js'
+import {endpointParts} from '../config/net.js'
 import type {ClusterConfig, NodeConfig} from '../config/schema.js'
 import {ExitCode, KpError} from '../errors.js'
 import {minorOf} from '../kubernetes-versions.js'
@@ -107,9 +108,8 @@ function checkedCertificateKey(key: string | undefined): string {
  * is a lower-case RFC 1123 name and refuses `K8s.Lab.lan:6443` as "endpoint is not valid".
  */
 function controlPlaneEndpoint(cluster: ClusterConfig): {endpoint: string; host: string} {
-  const at = cluster.controlPlaneEndpoint.lastIndexOf(':')
-  const host = cluster.controlPlaneEndpoint.slice(0, at).toLowerCase()
-  return {endpoint: `${host}${cluster.controlPlaneEndpoint.slice(at)}`, host}
+  // Only the host has letters: the port is digits.
+  return {endpoint: cluster.controlPlaneEndpoint.toLowerCase(), host: endpointParts(cluster.controlPlaneEndpoint).host.toLowerCase()}
 }
 
 function nodeRegistration(v: KubeadmVersion, node: NodeConfig) {

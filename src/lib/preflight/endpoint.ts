@@ -7,15 +7,13 @@
  */
 import {lookup as dnsLookup} from 'node:dns/promises'
 
-import {contains, formatSubnet, ipv4ToInt, isIpv4, subnetOf} from '../config/net.js'
+import {contains, endpointParts, formatSubnet, ipv4ToInt, isIpv4, subnetOf} from '../config/net.js'
 import type {KpConfig} from '../config/schema.js'
 import {errorMessage} from '../errors.js'
 
 /** The host part of cluster.controlPlaneEndpoint (the schema has added the port). */
 export function endpointHost(config: KpConfig): string {
-  const endpoint = config.cluster.controlPlaneEndpoint
-  const at = endpoint.lastIndexOf(':')
-  return at === -1 ? endpoint : endpoint.slice(0, at)
+  return endpointParts(config.cluster.controlPlaneEndpoint).host
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import {isIP} from 'node:net'
 
+import {endpointParts} from '../../config/net.js'
 import {RefusedError} from '../../errors.js'
 import type {Step} from '../../engine/types.js'
 import type {BootstrapFacts, BootstrapParams} from './facts.js'
@@ -17,7 +18,7 @@ export const checkAddresses: Step<BootstrapFacts, BootstrapParams> = {
   async run(ctx) {
     const {config} = ctx.config!
     const fresh = ctx.facts.nodes.filter((n) => !ctx.facts.vms[n.name]?.config)
-    const [host, port] = splitEndpoint(config.cluster.controlPlaneEndpoint)
+    const {host, port} = endpointParts(config.cluster.controlPlaneEndpoint)
     const nodeIps = new Set(config.nodes.map((n) => n.ip))
     // The endpoint is probed only while no VM of the cluster exists: afterwards it is ours.
     const probeEndpoint = fresh.length === config.nodes.length && isIP(host) !== 0 && !nodeIps.has(host)
@@ -47,9 +48,4 @@ export const checkAddresses: Step<BootstrapFacts, BootstrapParams> = {
 
     ctx.log(`free: ${fresh.map((n) => `${n.name} ${n.ip}`).join(', ') || 'no new node'}${probeEndpoint ? `; endpoint ${host}:${port}` : ''}`)
   },
-}
-
-function splitEndpoint(endpoint: string): [string, number] {
-  const at = endpoint.lastIndexOf(':')
-  return [endpoint.slice(0, at).replace(/^\[|\]$/g, ''), Number(endpoint.slice(at + 1))]
 }

@@ -5,7 +5,7 @@
  * fresh certificate key (the uploaded certificates expire after two hours, so an old key from an
  * interrupted run would not do). A node that has /etc/kubernetes/kubelet.conf has joined.
  */
-import type {NodeConfig} from '../../config/schema.js'
+import {findNode} from '../../config/nodes.js'
 import type {Step} from '../../engine/types.js'
 import {KUBEADM_CONFIG_PATHS, kubeadmJoinArgv, renderJoinConfig} from '../../kubeadm/index.js'
 import {type BootstrapFacts, type BootstrapParams, type BootstrapUnit, firstControlPlane, kubeOf, nodeSession} from './facts.js'
@@ -15,14 +15,8 @@ import {nodesReady, waitFor} from './wait.js'
 const KUBELET_CONF = '/etc/kubernetes/kubelet.conf'
 const READY_TIMEOUT_MS = 5 * 60_000
 
-function nodeOf(ctx: BootstrapUnit): NodeConfig {
-  const node = ctx.config!.config.nodes.find((n) => n.name === ctx.target)
-  if (!node) throw new Error(`no node ${ctx.target ?? '(none)'} in kp.yaml`)
-  return node
-}
-
 async function join(ctx: BootstrapUnit): Promise<void> {
-  const node = nodeOf(ctx)
+  const node = findNode(ctx.config!.config, ctx.target!)
   const first = await nodeSession(ctx, firstControlPlane(ctx).name)
   ctx.facts.joinSecrets ??= createJoinSecrets(first, ctx.signal)
   // A failed attempt must not leave a rejected promise for the next unit to trip over.
