@@ -11,6 +11,7 @@ function probe(outcome: 'ok' | 'fail', after: PveVmConfig | undefined): ClonePro
   let done = false
   const waited: string[] = []
   return {
+    clonesSincePost: async () => [],
     configIfExists: async () => (done ? after : {lock: 'clone'}),
     finishedClone: async () => undefined,
     runningTasks: async () => (done ? [] : [{status: 'running', type: 'qmclone', upid: UPID}]),
@@ -30,7 +31,7 @@ const postError = () => new ProxmoxError('POST /nodes/pve1/qemu/9000/clone: 500 
 describe('clone recovery', () => {
   it('waits for the clone found running and returns its result', async () => {
     const p = probe('ok', {name: 'cp-1'})
-    await expect(recoverClone({...options, probe: p}, postError())).resolves.toEqual({exitstatus: 'OK', upid: UPID})
+    await expect(recoverClone({...options, probe: p}, postError())).resolves.toEqual({result: {exitstatus: 'OK', upid: UPID}})
     expect(p.waited).toEqual([UPID])
   })
 
@@ -46,6 +47,7 @@ describe('clone recovery', () => {
 
   it('reports a clone lock left without a running clone', async () => {
     const p: CloneProbe = {
+      clonesSincePost: async () => [],
       configIfExists: async () => ({lock: 'clone'}),
       finishedClone: async () => undefined,
       runningTasks: async () => [],
@@ -55,5 +57,28 @@ describe('clone recovery', () => {
     expect(error).toBeInstanceOf(ProxmoxError)
     expect((error as ProxmoxError).message).toContain('left locked by a clone that no longer runs')
     expect((error as ProxmoxError).hint).toContain('qm unlock 201')
+  })
+
+  it('proves a clone did not start: no VM, nothing running, no clone task since the POST', async () => {
+    const p: CloneProbe = {
+      clonesSincePost: async () => [],
+      configIfExists: async () => undefined,
+      finishedClone: async () => undefined,
+      runningTasks: async () => [],
+      waitTask: async () => ({exitstatus: 'OK', upid: UPID}),
+    }
+    await expect(recoverClone({...options, probe: p}, postError())).resolves.toEqual({notStarted: true})
+  })
+
+  it('does not call a clone unstarted when a clone of the template started since the POST and left no VM', async () => {
+    const p: CloneProbe = {
+      clonesSincePost: async () => [{status: 'clone failed: no space', type: 'qmclone', upid: UPID}],
+      configIfExists: async () => undefined,
+      finishedClone: async () => undefined,
+      runningTasks: async () => [],
+      waitTask: async () => ({exitstatus: 'OK', upid: UPID}),
+    }
+    const error = await recoverClone({...options, probe: p}, postError()).catch((e: unknown) => e as ProxmoxError)
+    expect((error as ProxmoxError).message).toContain(`a clone of template 9000 started meanwhile (${UPID}, clone failed: no space)`)
   })
 })

@@ -10,6 +10,8 @@ API faults apply to every call; VM and kubelet faults to the nodes named. --clea
 
   static examples = [
     '<%= config.bin %> <%= command.id %> --api-latency 100-800 --api-error-rate 0.1',
+    '<%= config.bin %> <%= command.id %> --api-error-rate 0.3 --api-error-status 503 --api-latency 50-200',
+    '<%= config.bin %> <%= command.id %> --api-lock-contention 0.2',
     '<%= config.bin %> <%= command.id %> --fail-task qmclone',
     '<%= config.bin %> <%= command.id %> cp1 w1 --agent-down',
     '<%= config.bin %> <%= command.id %> w1 --reboot-delay 30',
@@ -22,9 +24,11 @@ API faults apply to every call; VM and kubelet faults to the nodes named. --clea
   static flags = {
     'agent-down': Flags.boolean({description: "The VMs' guest agent stops answering."}),
     'agent-up': Flags.boolean({description: "The VMs' guest agent answers again."}),
+    'api-error-after': Flags.boolean({description: 'The failing API calls are carried out first; only their answer is lost (as behind a gateway).'}),
     'api-error-rate': Flags.string({description: 'Fraction (0–1) of Proxmox API calls that fail; 0 turns it off.'}),
     'api-error-method': Flags.string({description: 'Only calls with this HTTP method fail (GET: reads only).', options: ['GET', 'POST', 'PUT', 'DELETE']}),
     'api-error-status': Flags.integer({description: 'HTTP status of the injected API errors.', default: 500}),
+    'api-lock-contention': Flags.string({description: "Fraction (0–1) of the API calls on a VM that Proxmox refuses with its lock timeout (500 can't lock file … got timeout); 0 turns it off."}),
     'api-latency': Flags.string({description: 'Extra latency of every Proxmox API call, ms or MIN-MAX; 0 turns it off.'}),
     'block-pdb': Flags.string({description: 'This PodDisruptionBudget (NAMESPACE/NAME) allows no disruption: evictions get 429.', multiple: true}),
     clear: Flags.boolean({description: 'Remove every fault (of the VMs named, or all).'}),
@@ -49,7 +53,8 @@ API faults apply to every call; VM and kubelet faults to the nodes named. --clea
     const f = this.flags
     const rate = (flag: string | undefined) => (flag === undefined ? undefined : Number(flag))
     const result = await labFault(this.stateDir, {
-      agentDown: f['agent-down'], agentUp: f['agent-up'], apiErrorMethod: f['api-error-method'], apiErrorRate: rate(f['api-error-rate']), apiErrorStatus: f['api-error-status'], apiLatency: f['api-latency'],
+      agentDown: f['agent-down'], agentUp: f['agent-up'], apiErrorAfter: f['api-error-after'], apiErrorMethod: f['api-error-method'], apiErrorRate: rate(f['api-error-rate']),
+      apiErrorStatus: f['api-error-status'], apiLatency: f['api-latency'], apiLockContention: rate(f['api-lock-contention']),
       blockPdb: f['block-pdb'], clear: f.clear, dropNextSsh: f['drop-next-ssh'], dropSsh: f['drop-ssh'], failTask: f['fail-task'], failTaskMessage: f['fail-task-message'],
       kubeErrorRate: rate(f['kube-error-rate']), kubeErrorStatus: f['kube-error-status'], kubeLatency: f['kube-latency'], kubeletDown: f['kubelet-down'], kubeletUp: f['kubelet-up'],
       nodes: argv as string[], rebootDelay: f['reboot-delay'], stuckPod: f['stuck-pod'],

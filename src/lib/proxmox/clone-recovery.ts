@@ -1,7 +1,8 @@
 /**
  * After a clone POST failed without saying what happened (connection lost, timeout, a bare 5xx), the
- * clone may be running anyway: Proxmox forks the worker before it answers. Cloning again would fail
- * on the taken VM id at best, or copy a template twice; so look for the clone instead, and wait for it.
+ * clone may be running anyway: Proxmox forks the worker before it answers. Cloning again blindly would
+ * fail on the taken VM id at best, or copy a template twice; so look for the clone, and wait for it.
+ * Only when kp has shown that no clone to that VM id exists or started may it send the POST again.
  *
  * A running `qmclone` task carries the template's id, not the new one (qemu-server names the task
  * after the source), so several clones of one template cannot be told apart: kp waits for each of them
@@ -21,6 +22,8 @@ export interface CloneProbe {
   runningTasks(): Promise<PveTaskSummary[]>
   /** The newest finished clone task of the template, to report its UPID. */
   finishedClone(): Promise<PveTaskResult | undefined>
+  /** Every clone task of the template (running or finished) that started since just before the POST. */
+  clonesSincePost(): Promise<PveTaskSummary[]>
   waitTask(upid: string): Promise<PveTaskResult>
 }
 
@@ -35,6 +38,9 @@ export interface CloneRecoveryOptions {
 }
 
 type Finding = {result: PveTaskResult} | {failure: ProxmoxTaskError} | undefined
+
+/** What an unclear clone POST turned out to be: the clone (it happened after all), or proof it never started. */
+export type CloneOutcome = {notStarted: true} | {result: PveTaskResult}
 
 /** Wait for every running clone of the template; a lone failing one is most likely ours. */
 async function waitForClones(options: CloneRecoveryOptions, clones: PveTaskSummary[]): Promise<Finding> {
@@ -59,20 +65,31 @@ function judgeConfig(options: CloneRecoveryOptions, config: PveVmConfig, result:
   return {result: result ?? {exitstatus: 'OK', upid: 'unknown'}}
 }
 
+/** The VM first: a clone that already finished is found by its result, not by its task. */
 async function lookOnce(options: CloneRecoveryOptions): Promise<Finding> {
-  const clones = (await options.probe.runningTasks()).filter((task) => task.type === 'qmclone')
-  if (clones.length > 0) return waitForClones(options, clones)
   const config = await options.probe.configIfExists()
-  if (config === undefined || config.lock === 'clone') return undefined
-  return judgeConfig(options, config, await options.probe.finishedClone())
+  if (config !== undefined && config.lock !== 'clone') return judgeConfig(options, config, await options.probe.finishedClone())
+  const clones = (await options.probe.runningTasks()).filter((task) => task.type === 'qmclone')
+  return clones.length > 0 ? waitForClones(options, clones) : undefined
 }
 
-/** The clone's result if it happened after all; else the POST's own error. */
-export async function recoverClone(options: CloneRecoveryOptions, original: ProxmoxError): Promise<PveTaskResult> {
+/**
+ * Proof that the POST started nothing: no VM with the new id, no clone of the template running or
+ * started since the POST, and still no VM (a clone that ended between the looks has made it by then).
+ */
+async function provenNotStarted(options: CloneRecoveryOptions): Promise<{started?: PveTaskSummary} | undefined> {
+  if ((await options.probe.configIfExists()) !== undefined) return undefined
+  const started = (await options.probe.clonesSincePost())[0]
+  if (started) return {started}
+  return (await options.probe.configIfExists()) === undefined ? {} : undefined
+}
+
+/** The clone's result if it happened after all, `notStarted` when proven; else the POST's own error. */
+export async function recoverClone(options: CloneRecoveryOptions, original: ProxmoxError): Promise<CloneOutcome> {
   const deadline = Date.now() + options.windowMs
   for (;;) {
     const finding = await lookOnce(options)
-    if (finding && 'result' in finding) return finding.result
+    if (finding && 'result' in finding) return finding
     if (finding && 'failure' in finding) throw finding.failure
     if (Date.now() >= deadline) break
     await sleep(LOOK_INTERVAL_MS, options.signal)
@@ -82,9 +99,19 @@ export async function recoverClone(options: CloneRecoveryOptions, original: Prox
   if (leftover?.lock === 'clone') {
     original.message += `; VM ${options.newid} is left locked by a clone that no longer runs`
     original.hint = `remove the half-made VM on the host (\`qm unlock ${options.newid} && qm destroy ${options.newid}\`), then resume`
-  } else {
-    original.message += `; no clone of template ${options.templateVmid} to VM ${options.newid} was started`
+    throw original
   }
 
+  const proof = await provenNotStarted(options)
+  if (proof && !proof.started) return {notStarted: true}
+  if (proof?.started) {
+    // A clone of the template started and left no VM: it failed, or it was someone else's. Not again.
+    original.message += `; a clone of template ${options.templateVmid} started meanwhile (${proof.started.upid}, ${proof.started.status ?? 'status unknown'}) and VM ${options.newid} does not exist`
+    original.hint = 'see that task under Datacenter → Tasks; once nothing clones the template any more, resume'
+    throw original
+  }
+
+  const finding = await lookOnce(options)
+  if (finding && 'result' in finding) return finding
   throw original
 }

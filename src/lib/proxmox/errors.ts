@@ -33,10 +33,16 @@ export interface ProxmoxErrorOptions extends KpErrorOptions {
   status?: number
   /** The request may have been carried out or not (connection lost, timeout, gateway error). */
   transient?: boolean
+  /**
+   * Proxmox refused for now before doing anything — its lock on the VM's config was busy (`can't lock
+   * file … - got timeout`), or the connection was refused: any call may be sent again after a pause.
+   */
+  busy?: boolean
 }
 
 /** A Proxmox call failed: an external failure, so the step fails (exit 1) and the run can resume. */
 export class ProxmoxError extends KpError {
+  readonly busy: boolean
   readonly status?: number
   readonly transient: boolean
 
@@ -44,6 +50,7 @@ export class ProxmoxError extends KpError {
     // Secrets never reach a message, even when a server or a library echoes one back.
     super('proxmox', ExitCode.stepFailed, redact(message), {...options, hint: options.hint === undefined ? undefined : redact(options.hint)})
     this.name = 'ProxmoxError'
+    this.busy = options.busy ?? false
     this.status = options.status
     this.transient = options.transient ?? false
   }
@@ -67,7 +74,11 @@ export class ProxmoxTaskError extends ProxmoxError {
   constructor(details: TaskErrorDetails) {
     const subject = details.vmid ? `${details.type} of VM ${details.vmid}` : details.type
     const tail = details.logTail.length > 0 ? `\ntask log (last ${details.logTail.length} lines):\n${details.logTail.map((l) => `  ${l}`).join('\n')}` : ''
-    super(`task ${subject} failed: ${details.exitstatus}${tail}`, {hint: `full log: Datacenter → Tasks in the web UI, or \`pvenode task log ${details.upid}\` on the host`})
+    super(`task ${subject} failed: ${details.exitstatus}${tail}`, {
+      // A task that could not take its lock did nothing: the lock comes before the work.
+      busy: isLockContention(details.exitstatus),
+      hint: `full log: Datacenter → Tasks in the web UI, or \`pvenode task log ${details.upid}\` on the host`,
+    })
     this.name = 'ProxmoxTaskError'
     this.exitstatus = details.exitstatus
     this.logTail = details.logTail
@@ -98,6 +109,21 @@ export function isTransientStatus(status: number, reason: string): boolean {
   if (PROXY_STATUSES.has(status)) return true
   if (status !== 500) return false
   return reason === '' || reason === STATUS_CODES[500] || /got timeout|timed out|temporarily unavailable|try again/i.test(reason)
+}
+
+/**
+ * Proxmox's own lock contention (PVE::Tools::lock_file_full): the lock is taken before any work, so the
+ * call did nothing and another try after a pause is safe, for any call.
+ */
+const LOCK_CONTENTION = /^can't lock file '[^']+' - got timeout$/
+
+export function isLockContention(message: string): boolean {
+  return LOCK_CONTENTION.test(message.trim())
+}
+
+/** A write carrying `digest` refused because the config changed since it was read (or since our own first try). */
+export function isDigestMismatch(message: string): boolean {
+  return /detected modified configuration|checksum missmatch|file changed? by other user/i.test(message)
 }
 
 function formatParamErrors(errors: unknown): string {
@@ -136,6 +162,7 @@ export function httpError(failure: HttpFailure): ProxmoxError {
   if (failure.status === 403) return forbidden(failure)
   const detail = failure.status === 400 ? formatParamErrors(failure.errors) : ''
   return new ProxmoxError(`${failure.method} ${failure.path}: ${failure.status} ${failure.reason}${detail}`, {
+    busy: failure.status === 500 && isLockContention(failure.reason),
     status: failure.status,
     transient: isTransientStatus(failure.status, failure.reason),
   })

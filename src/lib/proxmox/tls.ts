@@ -5,7 +5,8 @@
  * untouched, the rules live in one undici Agent used only by the Proxmox adapter.
  */
 import {readFileSync} from 'node:fs'
-import type {TLSSocket} from 'node:tls'
+import type {Socket} from 'node:net'
+import {TLSSocket} from 'node:tls'
 
 import {Agent, buildConnector} from 'undici'
 
@@ -43,12 +44,32 @@ function pinningConnector(endpoint: string, pinned: string, ca: Buffer | undefin
   return (options, callback) => {
     base(options, (error, socket) => {
       if (error !== null) return callback(error, null)
-      const actual = (socket as TLSSocket).getPeerCertificate().fingerprint256 ?? '(none)'
-      if (actual.toUpperCase() === pinned) return callback(null, socket)
+      // This runs in a socket event handler: a throw here would escape every try/catch and kill kp
+      // mid-run (lock kept, journal "running"). Whatever goes wrong becomes the request's error.
+      let refusal: Error | undefined
+      try {
+        refusal = pinRefusal(endpoint, socket, pinned)
+      } catch (thrown) {
+        refusal = thrown instanceof Error ? thrown : new Error(String(thrown))
+      }
+
+      if (refusal === undefined) return callback(null, socket)
       socket.destroy()
-      callback(fingerprintMismatch(endpoint, actual, pinned), null)
+      callback(refusal, null)
     })
   }
+}
+
+/** Why this connection is not the pinned host, if it is not; a plain TCP socket has no certificate to pin. */
+function pinRefusal(endpoint: string, socket: Socket | TLSSocket, pinned: string): ProxmoxError | undefined {
+  if (!(socket instanceof TLSSocket)) {
+    return new ProxmoxError(`the connection to ${endpoint} is not TLS, so there is no certificate to check against proxmox.fingerprint; refusing to send the token`, {
+      hint: 'proxmox.endpoint must be the https address of the Proxmox API (https://HOST:8006)',
+    })
+  }
+
+  const actual = socket.getPeerCertificate().fingerprint256 ?? '(none)'
+  return actual.toUpperCase() === pinned ? undefined : fingerprintMismatch(endpoint, actual, pinned)
 }
 
 function readCa(caFile: string): Buffer {

@@ -5,6 +5,7 @@
 import {existsSync} from 'node:fs'
 
 import {UsageError} from '../../errors.js'
+import type {ErrorFault} from '../proxmox/faults.js'
 import {callSupervisor, type FaultRequest, type FaultResult, type LabState, type LabVm} from './control.js'
 import {labPaths} from './files.js'
 import {liveStatus, readStatus, type SupervisorStatus} from './status.js'
@@ -72,8 +73,12 @@ export interface FaultFlags {
   agentUp?: boolean
   /** `ns/name` of PodDisruptionBudgets that refuse every eviction. */
   blockPdb?: readonly string[]
+  /** The failing calls are carried out, only their answer is lost. */
+  apiErrorAfter?: boolean
   apiErrorRate?: number
   apiErrorMethod?: string
+  /** Fraction of the calls on a VM that Proxmox refuses with its lock timeout. */
+  apiLockContention?: number
   apiErrorStatus?: number
   apiLatency?: string
   clear?: boolean
@@ -122,6 +127,9 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
   if (flags.kubeletDown && flags.kubeletUp) throw new UsageError('--kubelet-down and --kubelet-up contradict each other')
   if (flags.kubeErrorRate !== undefined && !(flags.kubeErrorRate >= 0 && flags.kubeErrorRate <= 1)) throw new UsageError('--kube-error-rate must be between 0 and 1, like 0.2')
   if (flags.apiErrorRate !== undefined && !(flags.apiErrorRate >= 0 && flags.apiErrorRate <= 1)) throw new UsageError('--api-error-rate must be between 0 and 1, like 0.2')
+  if (flags.apiLockContention !== undefined && !(flags.apiLockContention >= 0 && flags.apiLockContention <= 1)) {
+    throw new UsageError('--api-lock-contention must be between 0 and 1, like 0.2')
+  }
 
   const request: FaultRequest = {}
   const api = flags.clear ? {} : {...current.faults}
@@ -131,9 +139,10 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
     api.latency = ms === 0 ? [] : [{ms}]
   }
 
-  if (flags.apiErrorRate !== undefined) api.errors = flags.apiErrorRate === 0 ? [] : [{rate: flags.apiErrorRate, status: flags.apiErrorStatus ?? 500, ...(flags.apiErrorMethod ? {method: flags.apiErrorMethod.toUpperCase()} : {})}]
+  if (flags.apiErrorRate !== undefined || flags.apiLockContention !== undefined) api.errors = apiErrors(api.errors ?? [], flags)
   if (flags.failTask !== undefined) api.failTasks = [...(api.failTasks ?? []), {message: flags.failTaskMessage ?? 'simulated failure (kp lab fault)', type: flags.failTask}]
-  if (flags.clear || flags.apiLatency !== undefined || flags.apiErrorRate !== undefined || flags.failTask !== undefined) request.proxmox = api
+  const apiFlags = [flags.apiLatency, flags.apiErrorRate, flags.apiLockContention, flags.failTask]
+  if (flags.clear || apiFlags.some((f) => f !== undefined)) request.proxmox = api
 
   Object.assign(request, kubeFaultRequest(current, flags))
 
@@ -153,6 +162,23 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
   if (Object.keys(vms).length > 0) request.vms = vms
   if (flags.dropSsh) request.dropSsh = targets.map((vm) => vm.vmid)
   return request
+}
+
+/** The error faults after `--api-error-rate` and `--api-lock-contention`: each replaces its own kind, 0 removes it. */
+function apiErrors(current: ErrorFault[], flags: FaultFlags): ErrorFault[] {
+  let errors = current
+  if (flags.apiErrorRate !== undefined) {
+    const method = flags.apiErrorMethod ? {method: flags.apiErrorMethod.toUpperCase()} : {}
+    errors = errors.filter((e) => e.lockContention)
+    if (flags.apiErrorRate > 0) errors.push({rate: flags.apiErrorRate, status: flags.apiErrorStatus ?? 500, ...method, ...(flags.apiErrorAfter ? {after: true} : {})})
+  }
+
+  if (flags.apiLockContention !== undefined) {
+    errors = errors.filter((e) => !e.lockContention)
+    if (flags.apiLockContention > 0) errors.push({lockContention: true, rate: flags.apiLockContention})
+  }
+
+  return errors
 }
 
 type VmFaultsInput = NonNullable<FaultRequest['vms']>[string]

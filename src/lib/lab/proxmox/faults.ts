@@ -1,7 +1,8 @@
 /**
  * Faults on demand for the simulated API: latency, injected 5xx answers (seeded, so a run is
- * repeatable), tasks that fail, a guest agent that does not answer, and lock contention between clones
- * of one template. Plain JSON so a lab supervisor can pass them through.
+ * repeatable) before or after the request is carried out, Proxmox's lock timeouts, tasks that fail, a
+ * guest agent that does not answer, and lock contention between clones of one template. Plain JSON so
+ * a lab supervisor can pass them through.
  */
 import {STATUS_CODES} from 'node:http'
 
@@ -28,6 +29,23 @@ export interface ErrorFault extends RouteSelector {
   status?: number
   /** Reason phrase; the standard one for the status by default (`Internal Server Error`). */
   message?: string
+  /**
+   * The request is carried out and only its answer is replaced by the error — a gateway that lost the
+   * answer. By default the request fails before anything is done.
+   */
+  after?: boolean
+  /**
+   * Proxmox's own lock contention instead: 500 `can't lock file '/var/lock/qemu-server/lock-<vmid>.conf' -
+   * got timeout` on calls about a VM (other calls are not affected). Nothing is done, as with the real lock.
+   */
+  lockContention?: boolean
+}
+
+/** An injected failure: the status line, and whether the request is carried out first. */
+export interface InjectedError {
+  after: boolean
+  message: string
+  status: number
 }
 
 export interface TaskFailure {
@@ -117,12 +135,15 @@ export class FaultState {
     return fault ? drawRange(fault.ms, this.random) : 0
   }
 
-  errorFor(method: string, path: string, template: string | undefined): {message: string; status: number} | undefined {
+  errorFor(method: string, path: string, template: string | undefined): InjectedError | undefined {
     for (const fault of this.faults.errors ?? []) {
       if (!matches(fault, method, path, template)) continue
+      const vmid = /\/qemu\/(\d+)(?:\/|$)/.exec(path)?.[1]
+      if (fault.lockContention && vmid === undefined) continue
       if (this.random() < fault.rate) {
+        if (fault.lockContention) return {after: false, message: `can't lock file '/var/lock/qemu-server/lock-${vmid}.conf' - got timeout`, status: 500}
         const status = fault.status ?? 500
-        return {message: fault.message ?? STATUS_CODES[status] ?? 'Error', status}
+        return {after: fault.after ?? false, message: fault.message ?? STATUS_CODES[status] ?? 'Error', status}
       }
     }
     return undefined

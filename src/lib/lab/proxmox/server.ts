@@ -16,7 +16,7 @@ import type {VmBackend} from '../backend.js'
 import {ApiError, messageOf} from './api-error.js'
 import {ensureCertificate} from './cert.js'
 import {DEFAULT_CI_USER} from './cloud-init.js'
-import {FaultState, type Faults, type Range, seededRandom} from './faults.js'
+import {FaultState, type Faults, type InjectedError, type Range, seededRandom} from './faults.js'
 import type {Handler, Lab, StorageSpec} from './lab.js'
 import {FileLocks} from './locks.js'
 import {Acl, type TokenPrivileges} from './permissions.js'
@@ -198,6 +198,14 @@ function tokenFromHeader(header: string | undefined): {id: string; secret: strin
   return m ? {id: m[1] ?? '', secret: m[2] ?? ''} : {id: decoded, secret: ''}
 }
 
+/**
+ * A handler's `die` is 500 with `{data: null}` (the JSON formatter's envelope); any other status comes
+ * from pveproxy itself (a node it cannot reach: 595, 596…, or overload), which answers with no body.
+ */
+function injectedBody(injected: InjectedError): unknown {
+  return injected.status === 500 ? {data: null} : undefined
+}
+
 function normalizeStorage(list: Array<string | StorageSpec> | undefined): StorageSpec[] {
   return (list ?? ['local-lvm']).map((s) => (typeof s === 'string' ? {id: s} : s))
 }
@@ -251,7 +259,10 @@ export async function startFakeProxmox(options: FakeProxmoxOptions): Promise<Fak
     const match = rel === undefined ? undefined : matchPath(rel)
     const entry: RequestLogEntry = {durationMs: 0, latencyMs: 0, method, params: {}, path: fullPath, status: 0, statusText: '', time}
     if (match) entry.route = match.template
+    let injected: InjectedError | undefined
     const finish = (status: number, statusText: string, body?: unknown) => {
+      // An error injected `after`: the work is done, the answer is lost on the way.
+      if (injected?.after) [status, statusText, body] = [injected.status, injected.message, injectedBody(injected)]
       send(res, status, statusText, body)
       entry.status = status
       entry.statusText = reason(statusText)
@@ -269,8 +280,8 @@ export async function startFakeProxmox(options: FakeProxmoxOptions): Promise<Fak
         entry.latencyMs = latency
         await sleep(latency)
       }
-      const injected = faults.errorFor(method, rel ?? fullPath, match?.template)
-      if (injected) return finish(injected.status, injected.message, {data: null})
+      injected = faults.errorFor(method, rel ?? fullPath, match?.template)
+      if (injected && !injected.after) return finish(injected.status, injected.message, injectedBody(injected))
 
       const presented = tokenFromHeader(req.headers.authorization)
       if (!presented) {
