@@ -1,21 +1,12 @@
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {InterruptedError} from '../../src/lib/errors.js'
-import {seededRandom} from '../../src/lib/lab/proxmox/index.js'
 import {ProxmoxError, ProxmoxTaskError} from '../../src/lib/proxmox/client.js'
-import {type Client, connect, type Lab, NODE, rejection, requests, startLab, TEMPLATE, TOKEN} from './helpers.js'
+import {DEFAULT_RETRY} from '../../src/lib/proxmox/transport.js'
+import {type Client, connect, type Lab, NODE, rejection, requests, seedFailingFirst, startLab, TEMPLATE, TOKEN} from './helpers.js'
 
 const CLONE_ROUTE = '/nodes/{node}/qemu/{vmid}/clone'
 const START_ROUTE = '/nodes/{node}/qemu/{vmid}/status/start'
-
-/** A seed whose first `failures` draws fall under `rate` and the next one does not. */
-function seedFailingFirst(failures: number, rate: number): number {
-  for (let seed = 1; ; seed++) {
-    const random = seededRandom(seed)
-    const draws = Array.from({length: failures + 1}, () => random())
-    if (draws.slice(0, failures).every((d) => d < rate) && (draws[failures] ?? 0) >= rate) return seed
-  }
-}
 
 describe('Proxmox adapter: failures', () => {
   let lab: Lab
@@ -76,11 +67,13 @@ describe('Proxmox adapter: failures', () => {
   })
 
   it('gives up on a GET after the bounded number of tries', async () => {
+    const {pve} = connect(lab.server, {retry: {baseMs: 10, maxMs: 20}})
     lab.server.setFaults({errors: [{path: '/version', rate: 1}]})
     const before = requests(lab.server, 'GET', '/version').length
-    const error = await failure(client.pve.version())
+    const error = await failure(pve.version())
     expect(error.message).toBe('GET /version: 500 Internal Server Error')
-    expect(requests(lab.server, 'GET', '/version').length - before).toBe(4)
+    expect(requests(lab.server, 'GET', '/version').length - before).toBe(DEFAULT_RETRY.tries)
+    await pve.close()
   })
 
   it('does not retry a clear refusal, even on a GET', async () => {
@@ -99,15 +92,17 @@ describe('Proxmox adapter: failures', () => {
     expect(requests(lab.server, 'POST', START_ROUTE).length - before).toBe(1)
   })
 
-  it('after a failed clone POST, looks for the clone instead of cloning again, and reports the POST error', async () => {
+  it('after failed clone POSTs, looks for the clone each time, clones again only when none started, and gives up after the bounded tries', async () => {
+    const {pve} = connect(lab.server, {cloneRecoveryMs: 100, retry: {baseMs: 10, maxMs: 20, tries: 3}})
     lab.server.setFaults({errors: [{method: 'POST', path: CLONE_ROUTE, rate: 1}]})
     const before = requests(lab.server, 'POST', CLONE_ROUTE).length
-    const error = await failure(client.pve.clone(NODE, TEMPLATE, {full: false, name: 'vm390', newid: 390}))
+    const error = await failure(pve.clone(NODE, TEMPLATE, {full: false, name: 'vm390', newid: 390}))
     expect(error.message).toContain('500 Internal Server Error')
-    expect(error.message).toContain('no clone of template 9000 to VM 390 was started')
-    expect(requests(lab.server, 'POST', CLONE_ROUTE).length - before).toBe(1)
+    expect(error.message).toContain('no clone of template 9000 to VM 390 was started (3 tries)')
+    expect(requests(lab.server, 'POST', CLONE_ROUTE).length - before).toBe(3)
     expect(requests(lab.server, 'GET', '/nodes/{node}/tasks').length).toBeGreaterThan(0)
     expect(lab.server.vm(390)).toBeUndefined()
+    await pve.close()
   })
 
   it('after a clone POST timed out while the clone went ahead, waits for that clone', async () => {

@@ -7,7 +7,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 
 import {FAST_TASKS} from '../lab/proxmox/helpers.js'
-import {type FakeProxmox, type FakeProxmoxOptions, MemoryBackend, startFakeProxmox} from '../../src/lib/lab/proxmox/index.js'
+import {type FakeProxmox, type FakeProxmoxOptions, MemoryBackend, seededRandom, startFakeProxmox} from '../../src/lib/lab/proxmox/index.js'
 import {type ConnectOptions, connectProxmox, type PveConnection} from '../../src/lib/proxmox/client.js'
 
 export const TOKEN = {id: 'kp@pve!automation', secret: '5f3b9c1e-8a6d-4f0b-9d2e-7c4a1b3e6f80'}
@@ -83,4 +83,13 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & Reco
 /** Requests in the fake's log for this method and path (a schema template or a concrete path). */
 export function requests(server: FakeProxmox, method: string, pathOrRoute: string) {
   return server.requestLog.filter((e) => e.method === method && (e.route === pathOrRoute || e.path === `/api2/json${pathOrRoute}`))
+}
+
+/** A fault seed whose first `failures` draws fall under `rate` and the next one does not. */
+export function seedFailingFirst(failures: number, rate: number): number {
+  for (let seed = 1; ; seed++) {
+    const random = seededRandom(seed)
+    const draws = Array.from({length: failures + 1}, () => random())
+    if (draws.slice(0, failures).every((d) => d < rate) && (draws[failures] ?? 0) >= rate) return seed
+  }
 }

@@ -233,7 +233,11 @@ class PveClient implements PveConnection {
         if (!(error instanceof ProxmoxError) || !error.transient) throw error
         const outcome = await this.recoverClone(node, templateVmid, options, error, sentAt)
         if ('result' in outcome) return outcome.result
-        if (attempt >= this.transport.tries) throw error
+        if (attempt >= this.transport.tries) {
+          error.message += `; no clone of template ${templateVmid} to VM ${newid} was started (${attempt} tries)`
+          throw error
+        }
+
         this.options.log?.(`clone of template ${templateVmid} to VM ${newid}: ${error.message}; no clone started, so cloning again`)
         await this.transport.pause(attempt)
         continue

@@ -79,7 +79,8 @@ async function lookOnce(options: CloneRecoveryOptions): Promise<Finding> {
  */
 async function provenNotStarted(options: CloneRecoveryOptions): Promise<{started?: PveTaskSummary} | undefined> {
   if ((await options.probe.configIfExists()) !== undefined) return undefined
-  const started = (await options.probe.clonesSincePost())[0]
+  // A clone that ended OK made its VM; ours has none, so such a task was another clone of the template.
+  const started = (await options.probe.clonesSincePost()).find((task) => task.status !== 'OK' && !/^WARNINGS: \d+$/.test(task.status ?? ''))
   if (started) return {started}
   return (await options.probe.configIfExists()) === undefined ? {} : undefined
 }

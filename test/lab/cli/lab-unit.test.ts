@@ -84,6 +84,14 @@ describe('kp lab fault flags', () => {
     expect(buildFaultRequest(state, {apiErrorRate: 0, nodes: []})).toEqual({proxmox: {errors: []}})
   })
 
+  it("adds Proxmox's lock contention beside the error rate, and failures after the work with --api-error-after", () => {
+    const request = buildFaultRequest(state, {apiErrorAfter: true, apiErrorRate: 0.3, apiErrorStatus: 503, apiLockContention: 0.1, nodes: []})
+    expect(request.proxmox?.errors).toEqual([{after: true, rate: 0.3, status: 503}, {lockContention: true, rate: 0.1}])
+    const withLock = {...state, faults: {errors: [{lockContention: true, rate: 0.1}]}}
+    expect(buildFaultRequest(withLock, {apiErrorRate: 0.2, nodes: []}).proxmox?.errors).toEqual([{lockContention: true, rate: 0.1}, {rate: 0.2, status: 500}])
+    expect(buildFaultRequest(withLock, {apiLockContention: 0, nodes: []}).proxmox?.errors).toEqual([])
+  })
+
   it('addresses VMs by name or VMID', () => {
     expect(buildFaultRequest(state, {agentDown: true, nodes: ['cp1', '202']})).toEqual({vms: {201: {agentSilent: true}, 202: {agentSilent: true}}})
     expect(buildFaultRequest(state, {dropSsh: true, nodes: ['w1']})).toEqual({dropSsh: [202], vms: {202: {}}})

@@ -47,4 +47,31 @@ describe('faults', () => {
     expect(lab.server.vm(300)).toBeUndefined()
     lab.server.setFaults({})
   })
+
+  it("answers as the real server does: pveproxy's own 5xx without a body, a handler's 500 with {data: null}", async () => {
+    lab.server.setFaults({errors: [{path: '/version', rate: 1, status: 503}]})
+    expect(await call(lab.server, 'GET', '/version')).toMatchObject({raw: '', status: 503, statusText: 'Service Unavailable'})
+    lab.server.setFaults({errors: [{path: '/version', rate: 1, status: 596, message: 'Connection timed out'}]})
+    expect(await call(lab.server, 'GET', '/version')).toMatchObject({raw: '', status: 596, statusText: 'Connection timed out'})
+    lab.server.setFaults({})
+  })
+
+  it("refuses calls about a VM with Proxmox's lock timeout, naming that VM's lock file, and does nothing", async () => {
+    lab.server.setFaults({errors: [{lockContention: true, rate: 1}]})
+    const answer = await call(lab.server, 'POST', '/nodes/pve1/qemu/9000/clone', {newid: 301})
+    expect([answer.status, answer.statusText, answer.raw]).toEqual([500, "can't lock file '/var/lock/qemu-server/lock-9000.conf' - got timeout", '{"data":null}'])
+    expect(lab.server.vm(301)).toBeUndefined()
+    // Calls that are not about a VM are not affected.
+    expect((await call(lab.server, 'GET', '/version')).status).toBe(200)
+    lab.server.setFaults({})
+  })
+
+  it('with `after`, carries the request out and loses only its answer, as behind a gateway', async () => {
+    lab.server.setFaults({errors: [{after: true, method: 'POST', rate: 1, status: 503}]})
+    const answer = await call(lab.server, 'POST', '/nodes/pve1/qemu/9000/clone', {name: 'after', newid: 302})
+    expect([answer.status, answer.raw]).toEqual([503, ''])
+    lab.server.setFaults({})
+    await lab.server.waitForTasks()
+    expect(lab.server.vm(302)?.config.name).toBe('after')
+  })
 })
