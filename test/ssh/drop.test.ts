@@ -19,6 +19,7 @@ import {tempDir} from '../helpers/cli.js'
 import {cannotRunSshd, createUsers, Sshd, type TestUsers} from './sshd.js'
 
 const skip = cannotRunSshd()
+const matches = (re: RegExp): unknown => expect.stringMatching(re)
 
 describe.skipIf(skip)('a dropped SSH session', () => {
   let dir: string
@@ -137,7 +138,7 @@ describe.skipIf(skip)('a dropped SSH session', () => {
     const session = await pool().session(target())
     dropNext(5)
     const running = session.exec('true', {idempotent: true})
-    await expect(running).rejects.toMatchObject({exitCode: 1, message: expect.stringMatching(/^w1: the SSH session to w1 \(.*\) was closed while running `true`, 3 times in a row$/)})
+    await expect(running).rejects.toMatchObject({exitCode: 1, message: matches(/^w1: the SSH session to w1 \(.*\) was closed while running `true`, 3 times in a row$/)})
     expect(dropsLeft()).toBe(2)
   })
 
