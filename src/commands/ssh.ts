@@ -2,7 +2,8 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../lib/base-command.js'
 import {onInterrupt} from '../lib/engine/signals.js'
-import type {SshCliResult} from '../lib/ssh/cli.js'
+import type {SshCliResult} from '../lib/node-ssh.js'
+import type {PoolPrompts} from '../lib/ssh/from-config.js'
 
 export default class Ssh extends BaseCommand<typeof Ssh> {
   static args = {
@@ -27,7 +28,7 @@ Uses the ssh section of kp.yaml and kp's known_hosts: unknown host keys are refu
 
   async run(): Promise<SshCliResult> {
     const {args, argv} = await this.parse(Ssh)
-    const {sshToNode} = await import('../lib/ssh/cli.js')
+    const {sshToNode} = await import('../lib/node-ssh.js')
     // The words after "--" as typed: oclif's non-strict parsing reorders a "-c" found among them.
     const dash = this.argv.indexOf('--')
     const command = dash === -1 ? (argv as string[]).slice(1) : this.argv.slice(dash + 1)
@@ -41,6 +42,7 @@ Uses the ssh section of kp.yaml and kp's known_hosts: unknown host keys are refu
       interactive: this.interactive,
       node: args.node,
       onClose: (fn) => this.onClose(fn),
+      ...(this.interactive ? {prompts: terminalPrompts} : {}),
       signal: controller.signal,
       stateDir: this.stateDir,
       stream: !this.jsonEnabled(),
@@ -49,4 +51,16 @@ Uses the ssh section of kp.yaml and kp's known_hosts: unknown host keys are refu
     process.exitCode = result.code
     return result
   }
+}
+
+/** The questions the SSH connection may need answered, asked on the terminal (never by the adapter). */
+const terminalPrompts: PoolPrompts = {
+  async confirm(message) {
+    const {confirm} = await import('@inquirer/prompts')
+    return confirm({default: false, message})
+  },
+  async secret(message) {
+    const {password} = await import('@inquirer/prompts')
+    return password({mask: true, message})
+  },
 }

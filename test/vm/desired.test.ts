@@ -9,7 +9,7 @@ import type {KpConfig} from '../../src/lib/config/schema.js'
 import {parseConfig} from '../../src/lib/config/validate.js'
 import {forgetHost, parsePublicKey, pinHostKey, pinnedFor, readKnownHosts} from '../../src/lib/known-hosts.js'
 import {encodeSshKeys} from '../../src/lib/proxmox/types.js'
-import {bootDisk, configDrift, desiredVm, fixParams, isOwnedBy} from '../../src/lib/workflows/vm-seed/desired.js'
+import {bootDisk, configDrift, desiredVm, fixParams, isOwnedBy} from '../../src/lib/vm/desired.js'
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0b2tlbnMtYXJlLW5vdC1rZXlzLWJ1dC10aGlzLW9uZQ kp@laptop'
 

@@ -34,6 +34,7 @@ export interface LaunchRequest {
  * destructive run, from the same steps that will run), then the run itself.
  */
 export async function launch(lc: LaunchContext, req: LaunchRequest): Promise<Plan | RunResult> {
+  // eslint-disable-next-line no-restricted-syntax -- removed by the run-context change
   const [{loadWorkflow}, {loadConfig}] = await Promise.all([import('../workflows/index.js'), import('../config/load.js')])
   const workflow = await loadWorkflow(req.workflow)
   const loaded = await loadConfig(lc.configPath, {resolveSecrets: Boolean(workflow.secrets)})

@@ -115,7 +115,7 @@ export class SshCommandError extends KpError {
     readonly signal?: string,
   ) {
     const tail = stderr.trimEnd().split('\n').slice(-STDERR_TAIL_LINES).filter((l) => l.length > 0)
-    const how = signal ? `was killed by SIG${signal}` : `exited with code ${code}`
+    const how = signal ? `was killed by ${signalName(signal)}` : `exited with code ${code}`
     super('ssh', ExitCode.stepFailed, redact([`${target.name}: \`${command}\` ${how}`, ...tail.map((l) => `  | ${l}`)].join('\n')), {
       hint: `Run it by hand with "kp ssh ${target.name} -- …" to investigate; the run log has its full output.`,
     })
@@ -136,4 +136,23 @@ export class SshConnectionLostError extends KpError {
     super('ssh', ExitCode.stepFailed, message, options)
     this.name = 'SshConnectionLostError'
   }
+}
+
+/**
+ * kp gave up on a session whose connection was closed under it: the node, sshd or the network,
+ * never the configuration, so the exit code is 1 and running again (kp resume) is the way on.
+ */
+export class SshSessionClosedError extends SshConnectionLostError {
+  constructor(target: {host: string; name: string; port: number; user: string}, what: string, options: KpErrorOptions = {}) {
+    super(`${target.name}: the SSH session to ${target.name} (${where(target)}) was closed ${what}`, {
+      hint: `Check that ${target.name} answers ("kp ssh ${target.name} -- uptime"), then run again: "kp resume" starts the step over from its check.`,
+      ...options,
+    })
+    this.name = 'SshSessionClosedError'
+  }
+}
+
+/** 'SIGKILL', whether the server said 'KILL' or ssh2 already made it 'SIGKILL'. */
+export function signalName(signal: string): string {
+  return signal.startsWith('SIG') ? signal : `SIG${signal}`
 }

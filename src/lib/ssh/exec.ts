@@ -9,7 +9,7 @@ import type {Client, ClientChannel} from 'ssh2'
 
 import {InterruptedError} from '../errors.js'
 import {redact} from '../redact.js'
-import {SshConnectionLostError, SshTimeoutError} from './errors.js'
+import {signalName, SshConnectionLostError, SshTimeoutError} from './errors.js'
 import type {ExecOptions, ExecResult, SshTarget} from './types.js'
 
 /**
@@ -18,7 +18,21 @@ import type {ExecOptions, ExecResult, SshTarget} from './types.js'
  */
 export class ChannelRefusedError extends SshConnectionLostError {}
 
+/** Whether the connection a command runs on has closed (one listener per connection, kept by the session). */
+export interface ConnectionState {
+  closed: boolean
+  whenClosed: Promise<void>
+}
+
+/**
+ * How long a command killed by a signal waits to see whether its connection goes too: sshd killed
+ * under a session (a crash, the lab's --drop-next-ssh) may still report the session's SIGKILL
+ * before the TCP connection closes, and that is a dropped session, not the command's own failure.
+ */
+const DROP_GRACE_MS = 1000
+
 export interface RunOptions extends ExecOptions {
+  connection?: ConnectionState
   /** What the log shows for the command (the line as given, before `sudo -n sh -c` wrapping). */
   display: string
   log?: (scope: string, line: string) => void
@@ -76,7 +90,7 @@ export function runOnChannel(client: Client, target: SshTarget, line: string, op
         return
       }
 
-      log(`  exit ${exit!.code}${exit!.signal ? ` (SIG${exit!.signal})` : ''} (${seconds}s)`)
+      log(`  exit ${exit!.code}${exit!.signal ? ` (${signalName(exit!.signal)})` : ''} (${seconds}s)`)
       resolve({code: exit!.code, stderr: out.stderr, stdout: out.stdout, ...(exit!.signal ? {signal: exit!.signal} : {})})
     }
 
@@ -117,8 +131,16 @@ export function runOnChannel(client: Client, target: SshTarget, line: string, op
         exit = {code: code ?? 255, ...(signal ? {signal} : {})}
       })
       ch.on('close', () => {
-        if (exit) settle()
-        else settle(new SshConnectionLostError(`${target.name}: the connection dropped while running \`${options.display}\``))
+        const dropped = () => settle(new SshConnectionLostError(`${target.name}: the connection dropped while running \`${options.display}\``))
+        const connection = options.connection
+        if (!exit) return dropped()
+        if (!exit.signal || !connection) return settle()
+        if (connection.closed) return dropped()
+        const grace = setTimeout(() => settle(), DROP_GRACE_MS)
+        void connection.whenClosed.then(() => {
+          clearTimeout(grace)
+          dropped()
+        })
       })
       if (options.input === undefined) ch.end()
       else ch.end(options.input)

@@ -1,14 +1,25 @@
 /** The SSH pool and targets kp.yaml describes, for commands and workflows. */
 import type {KpConfig, NodeConfig} from '../config/schema.js'
-import {confirm} from '../engine/confirm.js'
 import {knownHostsPath} from '../known-hosts.js'
 import type {SshPoolOptions, SshTarget} from './types.js'
+
+/**
+ * How to ask the operator, supplied by the command layer when there is a terminal. An adapter
+ * never prompts by itself: a workflow's task list owns the terminal, and cron has none.
+ */
+export interface PoolPrompts {
+  /** A yes/no question (trust an unknown host key?). */
+  confirm(question: string): Promise<boolean>
+  /** A secret answer, not echoed (the identity file's passphrase). */
+  secret(question: string): Promise<string>
+}
 
 export interface PoolFromConfigOptions {
   /** --accept-new-host-keys */
   acceptNewHostKeys?: boolean
-  interactive: boolean
   log?: SshPoolOptions['log']
+  /** Without prompts nothing is asked: an unknown host key is refused, an encrypted key fails clearly. */
+  prompts?: PoolPrompts
   signal?: AbortSignal
   stateDir: string
 }
@@ -19,22 +30,14 @@ export function targetOf(config: KpConfig, node: NodeConfig): SshTarget {
 
 export function poolOptionsFromConfig(config: KpConfig, options: PoolFromConfigOptions): SshPoolOptions {
   const {ssh} = config
-  const ask = (message: string) => confirm(message, {interactive: true, yes: false})
+  const {prompts} = options
   return {
     agent: ssh.agent,
     knownHostsFile: knownHostsPath(ssh.knownHostsFile, options.stateDir),
-    newHostKeys: options.acceptNewHostKeys ? 'accept' : options.interactive ? 'ask' : 'refuse',
+    newHostKeys: options.acceptNewHostKeys ? 'accept' : prompts ? 'ask' : 'refuse',
     ...(ssh.identityFile ? {identityFile: ssh.identityFile} : {}),
     ...(ssh.jumpHost ? {jumpHost: {host: ssh.jumpHost.host, port: ssh.jumpHost.port, user: ssh.jumpHost.user ?? ssh.user}} : {}),
-    ...(options.interactive
-      ? {
-          confirm: ask,
-          async passphrase() {
-            const {password} = await import('@inquirer/prompts')
-            return password({mask: true, message: `Passphrase for ${ssh.identityFile}:`})
-          },
-        }
-      : {}),
+    ...(prompts ? {confirm: (question: string) => prompts.confirm(question), passphrase: () => prompts.secret(`Passphrase for ${ssh.identityFile}:`)} : {}),
     ...(options.log ? {log: options.log} : {}),
     ...(options.signal ? {signal: options.signal} : {}),
   }

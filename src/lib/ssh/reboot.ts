@@ -58,7 +58,7 @@ export async function rebootAndWait(deps: RebootDeps, timeoutMs: number): Promis
   })
 }
 
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function abortableSleep(ms: number, signal?: AbortSignal, waitingFor = 'a reboot'): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new InterruptedError())
     const timer = setTimeout(() => {
@@ -67,7 +67,7 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms)
     const onAbort = () => {
       clearTimeout(timer)
-      reject(new InterruptedError('interrupted while waiting for a reboot'))
+      reject(new InterruptedError(`interrupted while waiting for ${waitingFor}`))
     }
 
     signal?.addEventListener('abort', onAbort, {once: true})

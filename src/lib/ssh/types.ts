@@ -13,8 +13,16 @@ export interface ExecOptions {
   onStderr?: (chunk: string) => void
   allowFailure?: boolean       // otherwise a non-zero exit throws SshCommandError (with exit code and stderr tail)
   secretOutput?: boolean       // stdout carries a secret not yet known to the redactor (a new join token): keep it out of the log
+  /**
+   * Safe to run again from the start if the connection drops under it: read-only, or it guards
+   * before it acts (node-prepare's playbooks). After a drop the session reconnects and runs it
+   * again, at most 3 tries in all. Without it a drop fails at once with SshSessionClosedError,
+   * since the command may have acted before the connection went.
+   */
+  idempotent?: boolean
 }
 
+/** `signal`: what killed the remote command, as 'SIGKILL'. */
 export interface ExecResult { code: number; stdout: string; stderr: string; signal?: string }
 
 /** An interactive login shell on a pseudo-terminal, wired to the given streams (kp ssh NODE). */

@@ -6,7 +6,7 @@ import {existsSync, readFileSync} from 'node:fs'
 
 import type {LoadedConfig} from '../config/load.js'
 import type {Pve} from '../proxmox/types.js'
-import {bootDisk, configDrift, desiredVm, isOwnedBy} from '../workflows/vm-seed/desired.js'
+import {bootDisk, configDrift, desiredVm, isOwnedBy} from './desired.js'
 
 export interface InventoryRow {
   /** What differs from kp.yaml (`cores 2 → 4`), pending changes included. */

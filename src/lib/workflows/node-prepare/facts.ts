@@ -91,7 +91,6 @@ export const gatherFacts: Step<PrepareFacts, PrepareParams> = {
     const pool = createSshPool(
       poolOptionsFromConfig(config, {
         acceptNewHostKeys: ctx.params.acceptNewHostKeys === true || ctx.params.acceptNewHostKeys === 'true',
-        interactive: false,
         log: (scope, line) => ctx.log(`${scope}: ${line}`),
         signal: ctx.signal,
         stateDir: ctx.stateDir ?? '.',

@@ -2,7 +2,8 @@
  * Runs a playbook of playbooks/node-prepare/ on a node: `sudo -n bash -s -- MODE ARGS…` with the
  * script on stdin, so nothing is left on the node and kp's version of the script is what runs.
  * The contract (playbooks/node-prepare/README.md): `check` exits 0 when in place, 10 with one line per change
- * it would make; `apply` guards before it acts and ends with `KP_CHANGED=0|1`.
+ * it would make; `apply` guards before it acts and ends with `KP_CHANGED=0|1`. So every playbook is
+ * safe to run again from the start: after a dropped SSH session the adapter reruns it (idempotent).
  */
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
@@ -36,13 +37,13 @@ function failure(session: SshSession, name: string, code: number, stderr: string
 
 /** Runs a playbook with no mode (facts.sh, verify.sh). */
 export async function runPlaybook(session: SshSession, name: string, args: readonly string[], signal?: AbortSignal): Promise<{code: number; stdout: string}> {
-  const result = await session.exec(['bash', '-s', '--', ...args], {allowFailure: true, input: script(name), signal, sudo: true})
+  const result = await session.exec(['bash', '-s', '--', ...args], {allowFailure: true, idempotent: true, input: script(name), signal, sudo: true})
   return {code: result.code, stdout: result.stdout}
 }
 
 /** `check`: undefined when the node is as wanted, else the lines saying what would change. */
 export async function checkPlaybook(session: SshSession, name: string, args: readonly string[], signal?: AbortSignal): Promise<string[] | undefined> {
-  const result = await session.exec(['bash', '-s', '--', 'check', ...args], {allowFailure: true, input: script(name), signal, sudo: true})
+  const result = await session.exec(['bash', '-s', '--', 'check', ...args], {allowFailure: true, idempotent: true, input: script(name), signal, sudo: true})
   if (result.code === 0) return undefined
   if (result.code === CHECK_NEEDS_CHANGE) return result.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
   throw failure(session, name, result.code, result.stderr, result.stdout)
@@ -50,7 +51,7 @@ export async function checkPlaybook(session: SshSession, name: string, args: rea
 
 /** `apply`: whether it changed anything, and the lines saying what it did. */
 export async function applyPlaybook(session: SshSession, name: string, args: readonly string[], signal?: AbortSignal): Promise<{changed: boolean; lines: string[]}> {
-  const result = await session.exec(['bash', '-s', '--', 'apply', ...args], {allowFailure: true, input: script(name), signal, sudo: true})
+  const result = await session.exec(['bash', '-s', '--', 'apply', ...args], {allowFailure: true, idempotent: true, input: script(name), signal, sudo: true})
   if (result.code !== 0) throw failure(session, name, result.code, result.stderr, result.stdout)
   const lines = result.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
   const marker = lines.at(-1)

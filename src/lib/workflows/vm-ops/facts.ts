@@ -7,7 +7,7 @@ import type {NodeConfig} from '../../config/schema.js'
 import type {RunContext, Step} from '../../engine/types.js'
 import {RefusedError, UsageError} from '../../errors.js'
 import type {Pve, PveVmSummary} from '../../proxmox/types.js'
-import {isOwnedBy, ownerTag} from '../vm-seed/desired.js'
+import {isOwnedBy, ownerTag} from '../../vm/desired.js'
 
 export interface VmOpsParams extends Record<string, unknown> {
   nodes?: string[] | string

@@ -1,7 +1,7 @@
 /** Clone the template: one VM per node, clones of one template one at a time (Proxmox locks the template). */
 import type {Step} from '../../engine/types.js'
 import {ExitCode, KpError} from '../../errors.js'
-import {vmDescription} from './desired.js'
+import {vmDescription} from '../../vm/desired.js'
 import {type SeedFacts, type SeedParams, nodeOf, pveOf} from './facts.js'
 
 /** Serialises clones per template and storage: parallel clones hit Proxmox's lock timeouts. */

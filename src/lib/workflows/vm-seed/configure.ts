@@ -1,6 +1,6 @@
 /** Configure the VM: CPU, memory, network, cloud-init, guest agent, tags; only the keys that differ. */
 import type {Step} from '../../engine/types.js'
-import {configDrift, desiredVm, fixParams, NEEDS_REBOOT} from './desired.js'
+import {configDrift, desiredVm, fixParams, NEEDS_REBOOT} from '../../vm/desired.js'
 import {type SeedContext, type SeedFacts, type SeedParams, nodeOf, pveOf} from './facts.js'
 
 async function driftOf(ctx: SeedContext & {target: string | undefined}) {

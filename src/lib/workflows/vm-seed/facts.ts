@@ -7,7 +7,7 @@ import type {RunContext, Step} from '../../engine/types.js'
 import {RefusedError, UsageError} from '../../errors.js'
 import {knownHostsPath} from '../../known-hosts.js'
 import type {Pve, PveVmConfig, PveVmSummary} from '../../proxmox/types.js'
-import {isOwnedBy, ownerTag} from './desired.js'
+import {isOwnedBy, ownerTag} from '../../vm/desired.js'
 
 export interface SeedParams extends Record<string, unknown> {
   /** Node names to seed; all when empty. */

@@ -1,7 +1,7 @@
 /** Resize the disk: grow the boot disk to diskGiB. Proxmox cannot shrink a disk, so kp never tries. */
 import type {Step} from '../../engine/types.js'
 import {ExitCode, KpError} from '../../errors.js'
-import {bootDisk} from './desired.js'
+import {bootDisk} from '../../vm/desired.js'
 import {type SeedContext, type SeedFacts, type SeedParams, nodeOf, pveOf} from './facts.js'
 
 async function diskOf(ctx: SeedContext & {target: string | undefined}) {

@@ -2,8 +2,8 @@
  * What a node's VM should look like in Proxmox, from kp.yaml, and how it differs from what is there.
  * Pure: `kp vm seed --dry-run`, the configure step and `kp vm list` all use it.
  */
-import type {KpConfig, NodeConfig} from '../../config/schema.js'
-import {encodeSshKeys, type PveConfigParams, type PveVmConfig} from '../../proxmox/types.js'
+import type {KpConfig, NodeConfig} from '../config/schema.js'
+import {encodeSshKeys, type PveConfigParams, type PveVmConfig} from '../proxmox/types.js'
 
 /** The tag that marks a VM as kp's for one cluster: kp never touches a VMID without it. */
 export function ownerTag(cluster: string): string {

@@ -1,21 +1,28 @@
-/** `kp ssh NODE [-- COMMAND…]`: the logic behind the command, kept out of src/commands/. */
-import {loadConfig} from '../config/load.js'
-import {findNode} from '../config/nodes.js'
-import {UsageError} from '../errors.js'
-import {targetOf, poolOptionsFromConfig} from './from-config.js'
-import {createSshPool} from './index.js'
-import type {SshPool} from './types.js'
+/**
+ * `kp ssh NODE [-- COMMAND…]`: the use case behind the command. It sits between the command and
+ * the SSH adapter, not inside either: oclif loads every file of src/commands/ as a command, and the
+ * adapter must not know about kp.yaml's nodes or the terminal. The command supplies the prompts.
+ */
+import {loadConfig} from './config/load.js'
+import {findNode} from './config/nodes.js'
+import {UsageError} from './errors.js'
+import {type PoolPrompts, poolOptionsFromConfig, targetOf} from './ssh/from-config.js'
+import {createSshPool} from './ssh/index.js'
+import type {SshPool} from './ssh/types.js'
 
 export interface SshCliInput {
   acceptNewHostKeys: boolean
   /** The words after `--`. One word is a command line for the remote shell; several are argv. */
   command: string[]
   configPath: string
+  /** A terminal is attached: without a command, open a shell. */
   interactive: boolean
-  /** Stream the output to this terminal (not with --json, whose result carries it). */
-  stream: boolean
   node: string
   onClose(fn: () => Promise<void>): void
+  /** How to ask the operator (unknown host key, passphrase); none without a terminal. */
+  prompts?: PoolPrompts
+  /** Stream the output to this terminal (not with --json, whose result carries it). */
+  stream: boolean
   signal: AbortSignal
   stateDir: string
   verbose: boolean
@@ -38,7 +45,7 @@ export async function sshToNode(input: SshCliInput): Promise<SshCliResult> {
   const pool: SshPool = createSshPool(
     poolOptionsFromConfig(config, {
       acceptNewHostKeys: input.acceptNewHostKeys,
-      interactive: input.interactive,
+      ...(input.prompts ? {prompts: input.prompts} : {}),
       ...(input.verbose ? {log: (scope: string, line: string) => void process.stderr.write(`${scope}: ${line}\n`)} : {}),
       signal: input.signal,
       stateDir: input.stateDir,
