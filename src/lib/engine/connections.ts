@@ -62,7 +62,8 @@ export class RunConnections {
 
   async ssh(node: string): Promise<SshSession> {
     const {acceptNewHostKeys, config, log, signal, stateDir} = this.options
-    const [{targetOf}, target] = [await import('../ssh/from-config.js'), findNode(config.config, node)]
+    const target = findNode(config.config, node)
+    const {targetOf} = await import('../ssh/from-config.js')
     this.pool ??= this.opened(async () => {
       const [{createSshPool}, {poolOptionsFromConfig}] = await Promise.all([import('../ssh/index.js'), import('../ssh/from-config.js')])
       // Never ask mid-run (the task list owns the terminal): unknown keys are refused unless accepted
