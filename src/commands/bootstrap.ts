@@ -3,6 +3,7 @@ import {launch} from '../lib/engine/launch.js'
 import type {Plan} from '../lib/engine/plan.js'
 import {describeRun} from '../lib/engine/report.js'
 import type {RunResult} from '../lib/engine/runner.js'
+import {builtIn as workflows} from '../lib/workflows/index.js'
 
 export default class Bootstrap extends BaseCommand<typeof Bootstrap> {
   static description = `Build the cluster in kp.yaml from an empty Proxmox host: seed the VMs, prepare the nodes, kubeadm init on the first control plane, fetch the admin kubeconfig, install the pod network, join the other control planes one at a time and the workers in parallel, wait for every node to be Ready, check the cluster's health.
@@ -12,7 +13,7 @@ Converges and resumes: what is done is skipped, so after any failure or interrup
 
   async run(): Promise<Plan | RunResult> {
     await this.parse(Bootstrap)
-    const result = await launch(this.launchContext(), {params: {}, workflow: 'bootstrap'})
+    const result = await launch(this.launchContext(), {params: {}, workflow: workflows.bootstrap})
     if (!('dryRun' in result)) {
       const [{loadConfig}, {kubeconfigOf}] = await Promise.all([import('../lib/config/load.js'), import('../lib/kube/from-config.js')])
       const loaded = await loadConfig(this.configPath)

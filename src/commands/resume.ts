@@ -7,6 +7,7 @@ import type {Plan} from '../lib/engine/plan.js'
 import {describeRun} from '../lib/engine/report.js'
 import type {RunResult} from '../lib/engine/runner.js'
 import {UsageError} from '../lib/errors.js'
+import {loadWorkflow} from '../lib/workflows/index.js'
 
 export default class Resume extends BaseCommand<typeof Resume> {
   static args = {
@@ -14,10 +15,11 @@ export default class Resume extends BaseCommand<typeof Resume> {
   }
 
   static description = `Finish an interrupted, failed or crashed run where it stopped.
-Units that finished are skipped; every other unit runs again, beginning with its check, so work that was done just before the interruption is not done twice. Refuses when the config file changed since the run began.`
+Units that finished are skipped; every other unit runs again, beginning with its check, so work that was done just before the interruption is not done twice. Refuses when the config file changed since the run began. Asks again (or --yes) before a destructive run or a dangerous choice such as --disable-eviction; host keys are accepted only with --accept-new-host-keys given again.`
 
   static examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> 20261123-091500-3f9a --yes']
   static flags = {
+    'accept-new-host-keys': Flags.boolean({description: 'Pin SSH host keys kp has not seen; an earlier attempt\'s acceptance is never replayed.'}),
     'allow-config-change': Flags.boolean({description: 'Resume even though the config file changed since the run began.'}),
   }
 
@@ -42,10 +44,11 @@ Units that finished are skipped; every other unit runs again, beginning with its
     if (!journal.configPath && !this.flags.config) throw new UsageError(`Run ${journal.runId} has no config file recorded.`, {hint: 'Pass it with --config.'})
     this.log(`Resuming run ${journal.runId} (${journal.workflow}).`)
     const result = await launch(this.launchContext(this.flags.config ? this.configPath : journal.configPath), {
+      acceptNewHostKeys: this.flags['accept-new-host-keys'],
       allowConfigChange: this.flags['allow-config-change'],
       params: journal.params,
       resume: journal,
-      workflow: journal.workflow,
+      workflow: () => loadWorkflow(journal.workflow),
     })
     if (!('dryRun' in result)) this.log(describeRun(result))
     return result

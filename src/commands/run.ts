@@ -6,6 +6,7 @@ import type {Plan} from '../lib/engine/plan.js'
 import type {RunResult} from '../lib/engine/runner.js'
 import {UsageError} from '../lib/errors.js'
 import {describeRun} from '../lib/engine/report.js'
+import {loadWorkflow} from '../lib/workflows/index.js'
 
 /**
  * Runs any workflow by name. Hidden: every workflow has its own command (`kp vm seed`…); this one
@@ -19,6 +20,7 @@ export default class Run extends BaseCommand<typeof Run> {
   static description = 'Run a workflow by name (development).'
   static examples = ['<%= config.bin %> <%= command.id %> vm-seed --param nodes=cp1 --dry-run']
   static flags = {
+    'accept-new-host-keys': Flags.boolean({description: 'Pin SSH host keys kp has not seen, for this run only.'}),
     param: Flags.string({description: 'Workflow parameter as key=value (repeatable).', multiple: true}),
   }
 
@@ -33,7 +35,7 @@ export default class Run extends BaseCommand<typeof Run> {
       params[pair.slice(0, eq)] = pair.slice(eq + 1)
     }
 
-    const result = await launch(this.launchContext(), {params, workflow: args.workflow})
+    const result = await launch(this.launchContext(), {acceptNewHostKeys: this.flags['accept-new-host-keys'], params, workflow: () => loadWorkflow(args.workflow)})
     if (!('dryRun' in result)) this.log(describeRun(result))
     return result
   }

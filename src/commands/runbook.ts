@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../lib/base-command.js'
 import {listJournals} from '../lib/engine/journal.js'
-import {displayPath, readRunbook} from '../lib/engine/runbook.js'
+import {displayPath, readRunbook, runbookFile} from '../lib/engine/runbook.js'
 import {loadAllWorkflows, loadWorkflow} from '../lib/workflows/index.js'
 
 interface RunbookResult {
@@ -24,9 +24,9 @@ export default class Runbook extends BaseCommand<typeof Runbook> {
     const {args} = await this.parse(Runbook)
     if (!args.workflow) {
       const all = await loadAllWorkflows()
-      for (const wf of all) this.log(`${wf.name.padEnd(16)} ${wf.title}  (${displayPath(wf.runbookFile)})`)
+      for (const wf of all) this.log(`${wf.name.padEnd(16)} ${wf.title}  (${displayPath(runbookFile(wf))})`)
       if (all.length === 0) this.log('No workflows yet.')
-      return all.map((wf) => ({file: displayPath(wf.runbookFile), steps: wf.steps.map((s) => ({id: s.id, status: 'not run', title: s.title})), workflow: wf.name}))
+      return all.map((wf) => ({file: displayPath(runbookFile(wf)), steps: wf.steps.map((s) => ({id: s.id, status: 'not run', title: s.title})), workflow: wf.name}))
     }
 
     const workflow = await loadWorkflow(args.workflow)
@@ -42,6 +42,6 @@ export default class Runbook extends BaseCommand<typeof Runbook> {
       this.log(`\n## ${section.heading}${step ? `  [${step.status}]` : ''}\n${section.body.trimEnd()}`)
     }
 
-    return {file: displayPath(workflow.runbookFile), ...(last ? {lastRun: last.runId} : {}), steps, workflow: workflow.name}
+    return {file: displayPath(runbookFile(workflow)), ...(last ? {lastRun: last.runId} : {}), steps, workflow: workflow.name}
   }
 }

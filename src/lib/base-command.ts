@@ -62,7 +62,6 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       interactive: this.interactive,
       json: this.jsonEnabled(),
       log: (text) => this.log(redact(text)),
-      onClose: (fn) => this.onClose(fn),
       stateDir: this.stateDir,
       verbose: this.flags.verbose,
       yes: this.flags.yes,

@@ -6,6 +6,7 @@ import {readJournal} from '../../src/lib/engine/journal.js'
 import {lockFile} from '../../src/lib/engine/lock.js'
 import {planWorkflow} from '../../src/lib/engine/plan.js'
 import {executeWorkflow, type RunRequest} from '../../src/lib/engine/runner.js'
+import type {LoadedConfig} from '../../src/lib/config/load.js'
 import type {AnyWorkflow, Step} from '../../src/lib/engine/types.js'
 import {KpError} from '../../src/lib/errors.js'
 import {tempDir} from '../helpers/cli.js'
@@ -18,7 +19,7 @@ function recorder(steps: Array<Partial<Step<Facts>> & {id: string}>): {calls: st
   const workflow: AnyWorkflow = {
     initialFacts: () => ({seen: []}),
     name: 'recorder',
-    runbookFile: '/nonexistent/recorder.md',
+    runbookDir: '/nonexistent',
     steps: steps.map((s) => ({
       title: s.id,
       ...s,
@@ -34,8 +35,11 @@ function recorder(steps: Array<Partial<Step<Facts>> & {id: string}>): {calls: st
   return {calls, workflow}
 }
 
+/** These steps never read it: enough of a loaded kp.yaml for the engine to journal. */
+const config = {config: {cluster: {name: 'test'}}, dir: '/nonexistent', hash: 'sha256:test', path: '/nonexistent/kp.yaml'} as unknown as LoadedConfig
+
 function request(workflow: AnyWorkflow, stateDir: string, extra: Partial<RunRequest> = {}): RunRequest {
-  return {argv: [], cluster: 'test', command: 'kp test', onClose() {}, params: {}, renderer: 'silent', stateDir, workflow, ...extra}
+  return {argv: [], cluster: 'test', command: 'kp test', config, params: {}, renderer: 'silent', stateDir, workflow, ...extra}
 }
 
 describe('executeWorkflow', () => {
@@ -213,7 +217,7 @@ describe('planWorkflow', () => {
       {id: 'planned', plan: () => ['resize disk to 40G']},
     ])
 
-    const plan = await planWorkflow({onClose() {}, params: {}, workflow})
+    const plan = await planWorkflow({config, params: {}, stateDir, workflow})
 
     expect(calls).toEqual(['run rehearsed@fact'])
     expect(plan.steps.map((s) => s.units)).toEqual([

@@ -42,6 +42,19 @@ describe('kubeadm configuration rendering', () => {
     expect(files.joinWorker).toBe(expectedGolden(`join-worker-${tag}.yaml`, files.joinWorker))
   })
 
+  it('says in its header whether it holds the secrets or placeholders for them (the copy kp keeps in the state dir has placeholders)', () => {
+    const config = labConfig('1.31.4')
+    const fresh = {bootstrapToken: generateBootstrapToken(), certificateKey: generateCertificateKey()}
+    const header = (text: string) => text.split('\n')[1]
+
+    expect(header(renderInitConfig(config, nodeNamed(config, 'cp1'), P))).toBe(
+      '# Placeholders stand in for the bootstrap token and the certificate key: the file kp writes on the node holds fresh ones, root only (0600), deleted after use.',
+    )
+    expect(header(renderInitConfig(config, nodeNamed(config, 'cp1'), fresh))).toBe('# It holds the bootstrap token and the certificate key: root only (0600), deleted after use.')
+    expect(header(renderJoinConfig(config, nodeNamed(config, 'w1'), {...joinInputs, bootstrapToken: fresh.bootstrapToken}))).toBe('# It holds the bootstrap token: root only (0600), deleted after use.')
+    clearSecretsForTests()
+  })
+
   it.each(['1.24.17', '1.28.15', '1.30.8', '1.31.4', '1.32.2', '1.33.1'])('renders files kubeadm %s accepts without a single warning', (version) => {
     const files = renderAll(version)
     const checks: [string, KubeadmCommand][] = [

@@ -45,3 +45,32 @@ describe('kill -9 mid-drain, then kp resume', () => {
     expect((await kp(x, ['runs', 'list', '--json'])).code).toBe(0)
   })
 })
+
+describe('a resume asks again for what the run was asked', () => {
+  it('a drain started with --disable-eviction --yes, killed, is not resumed without --yes: exit 4, nothing changed; with --yes it finishes', async () => {
+    w = await world()
+    const x = w
+    x.t.kube.setFaults({stuckPods: ['default/cache-0']})
+    const {child, done} = startKp(x, ['node', 'drain', 'w1', '--force', '--delete-emptydir-data', '--disable-eviction', '--yes', '--grace-period', '0'])
+    await until('kp cordoned w1 and waits on cache-0', () => unitOf(journals(x)[0], 'drain')?.status === 'running' && cordoned(x.t, 'w1'), 60_000)
+    child.kill('SIGKILL')
+    expect((await done).code).toBe(137)
+    const before = {journal: journals(x)[0], writes: writes(x.t.kube.requestLog)}
+
+    // No terminal (the test's stdin is not a TTY) and no --yes.
+    const refused = await kp(x, ['resume'])
+
+    expect(refused.code).toBe(4)
+    expect(refused.stderr).toContain('Delete the pods of w1 without asking their PodDisruptionBudgets (--disable-eviction)?')
+    expect(refused.stderr).toContain(`kp resume ${before.journal!.runId} --yes`)
+    expect(writes(x.t.kube.requestLog)).toEqual(before.writes)
+    expect(journals(x)[0]?.attempts).toEqual(before.journal?.attempts)
+
+    x.t.kube.setFaults({})
+    const resumed = await kp(x, ['resume', '--yes'])
+
+    expect(resumed.code).toBe(0)
+    expect(podsOn(x.t, 'w1').every((p) => isDaemonSetPod(p))).toBe(true)
+    expect(journals(x)[0]?.status).toBe('done')
+  }, 180_000)
+})

@@ -152,7 +152,7 @@ describe('other flags', () => {
     const result = await kp(w, ['node', 'drain', 'w1', '--force', '--delete-emptydir-data', '--disable-eviction'])
 
     expect(result.code).toBe(4)
-    expect(result.stderr).toContain('Draining w1 with --disable-eviction needs confirmation, and there is no terminal to ask on.')
+    expect(result.stderr).toContain('Drain a node ("Delete the pods of w1 without asking their PodDisruptionBudgets (--disable-eviction)?") needs confirmation, and there is no terminal to ask on.')
     expect(writes(w.t.kube.requestLog)).toEqual([])
     expect(cordoned(w.t, 'w1')).toBe(false)
   })

@@ -6,7 +6,6 @@ import type {AnyWorkflow} from '../../src/lib/engine/types.js'
 const workflow = (...titles: string[]): AnyWorkflow => ({
   initialFacts: () => ({}),
   name: 'wf',
-  runbookFile: '/x.md',
   steps: titles.map((title, i) => ({id: `s${i}`, run() {}, title})),
   title: 'WF',
 })

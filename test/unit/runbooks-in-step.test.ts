@@ -2,7 +2,7 @@ import {readdirSync} from 'node:fs'
 import path from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {readRunbook, runbookDrift} from '../../src/lib/engine/runbook.js'
+import {readRunbook, runbookDrift, runbookFile} from '../../src/lib/engine/runbook.js'
 import type {AnyWorkflow} from '../../src/lib/engine/types.js'
 import {repoRoot} from '../helpers/cli.js'
 
@@ -24,7 +24,7 @@ describe('runbooks match their workflows', () => {
 
   it('every runbook in runbooks/ belongs to a workflow', () => {
     const files = readdirSync(path.join(repoRoot, 'runbooks')).filter((f) => f.endsWith('.md') && f !== 'README.md')
-    const owned = new Set(workflows.map((wf) => path.resolve(wf.runbookFile)))
+    const owned = new Set(workflows.map((wf) => path.resolve(runbookFile(wf))))
     expect(files.filter((f) => !owned.has(path.join(repoRoot, 'runbooks', f)))).toEqual([])
   })
 

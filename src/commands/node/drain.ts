@@ -1,12 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/base-command.js'
-import {assertCanConfirm, confirm} from '../../lib/engine/confirm.js'
 import {launch} from '../../lib/engine/launch.js'
 import type {Plan} from '../../lib/engine/plan.js'
 import {describeRun} from '../../lib/engine/report.js'
 import type {RunResult} from '../../lib/engine/runner.js'
-import {RefusedError} from '../../lib/errors.js'
+import {builtIn as workflows} from '../../lib/workflows/index.js'
 
 export default class NodeDrain extends BaseCommand<typeof NodeDrain> {
   static args = {node: Args.string({description: 'The node to drain.', required: true})}
@@ -31,8 +30,7 @@ Before anything changes, a preflight names every pod that cannot go as asked —
 
   async run(): Promise<Plan | RunResult> {
     const {args, flags} = await this.parse(NodeDrain)
-    const lc = this.launchContext()
-    const request = {
+    const result = await launch(this.launchContext(), {
       params: {
         deleteEmptydirData: flags['delete-emptydir-data'],
         disableEviction: flags['disable-eviction'],
@@ -43,16 +41,8 @@ Before anything changes, a preflight names every pod that cannot go as asked —
         skipWaitForDeleteTimeout: flags['skip-wait-for-delete-timeout'],
         timeout: flags.timeout,
       },
-      workflow: 'node-drain',
-    }
-    // Bypassing the budgets can take a service down: show the plan and ask, like a destructive run.
-    if (flags['disable-eviction'] && !flags['dry-run'] && !flags.yes) {
-      assertCanConfirm(`Draining ${args.node} with --disable-eviction`, lc)
-      await launch({...lc, dryRun: true}, request)
-      if (!(await confirm(`Delete the pods of ${args.node} without asking their PodDisruptionBudgets?`, lc))) throw new RefusedError('Cancelled at the confirmation; nothing was changed.')
-    }
-
-    const result = await launch({...lc, yes: true}, request)
+      workflow: workflows['node-drain'],
+    })
     if (!('dryRun' in result)) this.log(describeRun(result))
     return result
   }

@@ -5,6 +5,7 @@ import {launch} from '../../lib/engine/launch.js'
 import type {Plan} from '../../lib/engine/plan.js'
 import {describeRun} from '../../lib/engine/report.js'
 import type {RunResult} from '../../lib/engine/runner.js'
+import {builtIn as workflows} from '../../lib/workflows/index.js'
 
 export default class NodePrepare extends BaseCommand<typeof NodePrepare> {
   static args = {nodes: Args.string({description: 'Nodes to prepare (default: every node in kp.yaml).'})}
@@ -20,8 +21,7 @@ Every step checks before it acts: a second run changes nothing. Nodes are prepar
 
   async run(): Promise<Plan | RunResult> {
     const {argv} = await this.parse(NodePrepare)
-    const params = {acceptNewHostKeys: this.flags['accept-new-host-keys'], nodes: argv as string[]}
-    const result = await launch(this.launchContext(), {params, workflow: 'node-prepare'})
+    const result = await launch(this.launchContext(), {acceptNewHostKeys: this.flags['accept-new-host-keys'], params: {nodes: argv}, workflow: workflows['node-prepare']})
     if (!('dryRun' in result)) this.log(result.changed === 0 ? `${describeRun(result)}\nNothing to change: the nodes are prepared.` : describeRun(result))
     return result
   }

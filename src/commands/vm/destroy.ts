@@ -7,6 +7,7 @@ import type {Plan} from '../../lib/engine/plan.js'
 import {describeRun} from '../../lib/engine/report.js'
 import type {RunResult} from '../../lib/engine/runner.js'
 import {RefusedError} from '../../lib/errors.js'
+import {builtIn as workflows} from '../../lib/workflows/index.js'
 
 export default class VmDestroy extends BaseCommand<typeof VmDestroy> {
   static args = {node: Args.string({description: 'The node whose VM to destroy.', required: true})}
@@ -26,7 +27,7 @@ Only VMs kp manages for this cluster. Asks you to type the node's name (or --yes
     }
 
     // The typed name is the confirmation: the engine need not ask again.
-    const result = await launch({...lc, yes: true}, {params: {nodes: [args.node]}, workflow: 'vm-destroy'})
+    const result = await launch({...lc, yes: true}, {params: {nodes: [args.node]}, workflow: workflows['vm-destroy']})
     if (!('dryRun' in result)) this.log(describeRun(result))
     return result
   }

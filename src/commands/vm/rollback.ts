@@ -5,6 +5,7 @@ import {launch} from '../../lib/engine/launch.js'
 import type {Plan} from '../../lib/engine/plan.js'
 import {describeRun} from '../../lib/engine/report.js'
 import type {RunResult} from '../../lib/engine/runner.js'
+import {builtIn as workflows} from '../../lib/workflows/index.js'
 
 export default class VmRollback extends BaseCommand<typeof VmRollback> {
   static args = {
@@ -21,7 +22,7 @@ Shows the plan and asks first (--yes without a terminal). Running VMs are shut d
   async run(): Promise<Plan | RunResult> {
     const {argv} = await this.parse(VmRollback)
     const [name, ...nodes] = argv as string[]
-    const result = await launch(this.launchContext(), {params: {nodes, snapshot: name}, workflow: 'vm-rollback'})
+    const result = await launch(this.launchContext(), {params: {nodes, snapshot: name}, workflow: workflows['vm-rollback']})
     if (!('dryRun' in result)) this.log(describeRun(result))
     return result
   }

@@ -1,12 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/base-command.js'
-import {assertCanConfirm, confirm} from '../../lib/engine/confirm.js'
 import {launch} from '../../lib/engine/launch.js'
 import type {Plan} from '../../lib/engine/plan.js'
 import {describeRun} from '../../lib/engine/report.js'
 import type {RunResult} from '../../lib/engine/runner.js'
-import {RefusedError} from '../../lib/errors.js'
+import {builtIn as workflows} from '../../lib/workflows/index.js'
 
 export default class VmSeed extends BaseCommand<typeof VmSeed> {
   static args = {nodes: Args.string({description: 'Nodes to seed (default: every node in kp.yaml).'})}
@@ -28,14 +27,7 @@ Converges: a VM that matches kp.yaml is left alone, a changed size or network is
 
   async run(): Promise<Plan | RunResult> {
     const {argv} = await this.parse(VmSeed)
-    const nodes = argv as string[]
-    if (this.flags.reboot && !this.flags['dry-run']) {
-      const what = `Rebooting ${nodes.length > 0 ? nodes.join(', ') : 'every node'} where changes wait for a boot`
-      assertCanConfirm(what, {interactive: this.interactive, yes: this.flags.yes})
-      if (!(await confirm(`${what}: go ahead?`, {interactive: this.interactive, yes: this.flags.yes}))) throw new RefusedError('Cancelled; nothing was changed.')
-    }
-
-    const result = await launch(this.launchContext(), {params: {nodes, reboot: this.flags.reboot}, workflow: 'vm-seed'})
+    const result = await launch(this.launchContext(), {params: {nodes: argv, reboot: this.flags.reboot}, workflow: workflows['vm-seed']})
     if (!('dryRun' in result)) this.log(result.changed === 0 ? `${describeRun(result)}\nNothing to change: the VMs match kp.yaml.` : describeRun(result))
     return result
   }

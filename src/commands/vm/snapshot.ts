@@ -6,6 +6,7 @@ import type {Plan} from '../../lib/engine/plan.js'
 import {describeRun} from '../../lib/engine/report.js'
 import type {RunResult} from '../../lib/engine/runner.js'
 import {UsageError} from '../../lib/errors.js'
+import {builtIn as workflows} from '../../lib/workflows/index.js'
 
 export const SNAPSHOT_NAME = /^[A-Za-z][A-Za-z0-9_-]{1,39}$/
 
@@ -25,7 +26,7 @@ Runbook: runbooks/vm-snapshot.md.`
     const {argv} = await this.parse(VmSnapshot)
     const [name, ...nodes] = argv as string[]
     if (!SNAPSHOT_NAME.test(name!)) throw new UsageError(`"${name}" is not a snapshot name Proxmox accepts`, {hint: 'use a letter, then letters, digits, "-" or "_" (2–40 characters), like before-upgrade'})
-    const result = await launch(this.launchContext(), {params: {nodes, snapshot: name}, workflow: 'vm-snapshot'})
+    const result = await launch(this.launchContext(), {params: {nodes, snapshot: name}, workflow: workflows['vm-snapshot']})
     if (!('dryRun' in result)) this.log(describeRun(result))
     return result
   }

@@ -6,11 +6,9 @@ export interface ConfirmOptions {
 }
 
 /** Refuse before doing anything when nobody can answer: cron and CI must pass --yes on purpose. */
-export function assertCanConfirm(what: string, {interactive, yes}: ConfirmOptions): void {
+export function assertCanConfirm(what: string, {interactive, yes}: ConfirmOptions, hint = 'Check the plan with --dry-run, then run again with --yes.'): void {
   if (yes || interactive) return
-  throw new RefusedError(`${what} needs confirmation, and there is no terminal to ask on.`, {
-    hint: 'Check the plan with --dry-run, then run again with --yes.',
-  })
+  throw new RefusedError(`${what} needs confirmation, and there is no terminal to ask on.`, {hint})
 }
 
 /** Ask once. False means the operator said no. */

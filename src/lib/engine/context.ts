@@ -1,31 +1,57 @@
 import type {LoadedConfig} from '../config/load.js'
 import {redact} from '../redact.js'
+import {RunConnections} from './connections.js'
 import type {RunLog} from './run-log.js'
 import type {Params, RunContext, UnitContext} from './types.js'
 
 export interface RunContextInit<F, P extends Params> {
-  config?: LoadedConfig
-  configDir?: string
+  /** --accept-new-host-keys for this run: a choice of the operator's, never a journaled parameter. */
+  acceptNewHostKeys?: boolean
+  config: LoadedConfig
   dryRun: boolean
   facts: F
   log: RunLog
-  onClose: (fn: () => Promise<void> | void) => void
   params: P
   signal: AbortSignal
-  stateDir?: string
+  stateDir: string
 }
 
-export function makeRunContext<F, P extends Params>(init: RunContextInit<F, P>): RunContext<F, P> {
-  return {
+/** One run: its context, the context of each of its units, and what closes its connections when it ends. */
+export interface RunScope<F, P extends Params> {
+  /** Call once the run ended, however it ended (the caller's `finally`). */
+  close(): Promise<void>
+  run: RunContext<F, P>
+  unit(target: string | undefined, hooks: UnitHooks): {ctx: UnitContext<F, P>; outcome: UnitOutcome}
+}
+
+export function openRun<F, P extends Params>(init: RunContextInit<F, P>): RunScope<F, P> {
+  const connections = new RunConnections({acceptNewHostKeys: Boolean(init.acceptNewHostKeys), config: init.config, log: init.log, signal: init.signal, stateDir: init.stateDir})
+  const memos = new Map<string, unknown>()
+  const log = (message: string): void => init.log.write('run', message)
+  const run: RunContext<F, P> = {
     config: init.config,
-    configDir: init.configDir,
     dryRun: init.dryRun,
     facts: init.facts,
-    log: (message) => init.log.write('run', message),
-    onClose: init.onClose,
+    kube: () => connections.kube(),
+    log,
+    memo<T>(key: string, make: () => T): T {
+      if (memos.has(key)) return memos.get(key) as T
+      const value = make()
+      memos.set(key, value)
+      if (value instanceof Promise) value.catch(() => memos.get(key) === value && memos.delete(key))
+      return value
+    },
     params: init.params,
+    pve: () => connections.pve(log),
     signal: init.signal,
+    ssh: (node) => connections.ssh(node),
     stateDir: init.stateDir,
+  }
+  return {
+    close: () => connections.close(),
+    run,
+    // The unit that opens the Proxmox connection shows its warnings (insecure TLS) where it is seen.
+    unit: (target, hooks) => makeUnitContext(run, init.log, target, hooks, (say) => connections.pve(say)),
   }
 }
 
@@ -48,11 +74,12 @@ export interface UnitOutcome {
  * The unit context, and the outcome it collects. Every mutation passes through `mutate`: that is
  * what makes a dry run the same code path as a real one.
  */
-export function makeUnitContext<F, P extends Params>(
+function makeUnitContext<F, P extends Params>(
   run: RunContext<F, P>,
   log: RunLog,
   target: string | undefined,
   hooks: UnitHooks,
+  pve: (say: (line: string) => void) => ReturnType<RunContext['pve']>,
 ): {ctx: UnitContext<F, P>; outcome: UnitOutcome} {
   const outcome: UnitOutcome = {changed: false, planned: []}
   let preState = hooks.preState
@@ -81,6 +108,7 @@ export function makeUnitContext<F, P extends Params>(
     get preState() {
       return preState
     },
+    pve: () => pve(say),
     recordPreState(state: Record<string, unknown>) {
       if (preState !== undefined || run.dryRun) return
       preState = state

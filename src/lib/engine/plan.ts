@@ -1,6 +1,6 @@
 import type {LoadedConfig} from '../config/load.js'
 import {errorMessage} from '../errors.js'
-import {makeRunContext, makeUnitContext} from './context.js'
+import {openRun, type RunScope} from './context.js'
 import {RunLog} from './run-log.js'
 import type {AnyWorkflow, Params} from './types.js'
 
@@ -21,11 +21,10 @@ export interface Plan {
 }
 
 export interface PlanRequest {
-  config?: LoadedConfig
-  configDir?: string
-  onClose: (fn: () => Promise<void> | void) => void
+  acceptNewHostKeys?: boolean
+  config: LoadedConfig
   params: Params
-  stateDir?: string
+  stateDir: string
   workflow: AnyWorkflow
 }
 
@@ -33,19 +32,28 @@ export interface PlanRequest {
  * The plan comes from the same steps that run: facts are gathered for real (they are read-only),
  * each unit's check decides whether it would run, and its changes come from `plan` or from
  * rehearsing `run` with every mutation recorded instead of made. Nothing is written: no journal,
- * no lock, no log.
+ * no lock, no log. The connections it opened are closed when it is done.
  */
 export async function planWorkflow(req: PlanRequest): Promise<Plan> {
   const log = new RunLog(undefined)
-  const run = makeRunContext({config: req.config, configDir: req.configDir, dryRun: true, facts: req.workflow.initialFacts() as Record<string, unknown>, log, onClose: req.onClose, params: req.params, signal: new AbortController().signal, stateDir: req.stateDir})
-  const plan: Plan = {dryRun: true, steps: [], workflow: req.workflow.name}
-  for (const step of req.workflow.steps) {
+  const facts = req.workflow.initialFacts() as Record<string, unknown>
+  const scope = openRun({...req, dryRun: true, facts, log, signal: new AbortController().signal})
+  try {
+    return await planSteps(req.workflow, scope)
+  } finally {
+    await scope.close()
+  }
+}
+
+async function planSteps(workflow: AnyWorkflow, scope: RunScope<Record<string, unknown>, Params>): Promise<Plan> {
+  const {run} = scope
+  const plan: Plan = {dryRun: true, steps: [], workflow: workflow.name}
+  for (const step of workflow.steps) {
     const targets: Array<string | undefined> = step.targets ? await step.targets(run) : [undefined]
     const units: PlannedUnit[] = []
     for (const target of targets) {
-      const {ctx, outcome} = makeUnitContext(run, log, target, {scope: step.id})
+      const {ctx, outcome} = scope.unit(target, {scope: step.id})
       const unit: PlannedUnit = {changes: [], verdict: 'would-run', ...(target === undefined ? {} : {target})}
-      
       if (step.gathersFacts) {
         await step.run(ctx)
         unit.verdict = 'gathers-facts'

@@ -32,13 +32,18 @@ export function parseRunbook(markdown: string): Runbook {
   return {intro: intro.join('\n'), sections}
 }
 
+/** A workflow's runbook is named after it: runbooks/<name>.md (in the installed package too). */
+export function runbookFile(workflow: Pick<AnyWorkflow, 'name' | 'runbookDir'>): string {
+  return path.join(workflow.runbookDir ?? path.join(packageRoot(), 'runbooks'), `${workflow.name}.md`)
+}
+
 export function readRunbook(workflow: AnyWorkflow): Runbook {
-  return parseRunbook(readFileSync(workflow.runbookFile, 'utf8'))
+  return parseRunbook(readFileSync(runbookFile(workflow), 'utf8'))
 }
 
 /** Where the operator reads about a step: `runbooks/vm-seed.md § Clone the template`. */
 export function runbookReference(workflow: AnyWorkflow, step: AnyStep): string {
-  return `${displayPath(workflow.runbookFile)} § ${step.title}`
+  return `${displayPath(runbookFile(workflow))} § ${step.title}`
 }
 
 export function displayPath(file: string): string {

@@ -4,7 +4,7 @@ import {hostname} from 'node:os'
 
 import {errorMessage, ExitCode, InterruptedError, KpError, StepFailedError} from '../errors.js'
 import {redact} from '../redact.js'
-import {makeRunContext, makeUnitContext} from './context.js'
+import {openRun, type RunScope} from './context.js'
 import {journalFile, logFile, newRunId, type Journal, type StepRecord, type UnitRecord, writeJournal} from './journal.js'
 import {acquireLock, type LockHolder} from './lock.js'
 import {RunLog} from './run-log.js'
@@ -17,12 +17,13 @@ import type {AnyStep, AnyWorkflow, Params, RunContext} from './types.js'
 const unitErrors = new WeakMap<UnitRecord, unknown>()
 
 export interface RunRequest {
+  /** --accept-new-host-keys for this run only: never journaled, so never replayed by a resume. */
+  acceptNewHostKeys?: boolean
   argv: string[]
   cluster: string
   /** How the operator started it, for the lock and `kp runs list`: "kp vm seed cp1". */
   command: string
-  config?: {dir: string; hash: string; loaded?: LoadedConfig; path: string}
-  onClose: (fn: () => Promise<void> | void) => void
+  config: LoadedConfig
   params: Params
   renderer: RendererChoice
   /** Continue this journal instead of starting a new run. */
@@ -55,6 +56,7 @@ export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
   // Every unit's SSH sessions and child processes listen on this one signal.
   setMaxListeners(0, abort.signal)
   const stopped = abortedAfterGrace(abort.signal)
+  const scope = openRun({acceptNewHostKeys: req.acceptNewHostKeys, config: req.config, dryRun: false, facts: workflow.initialFacts() as Record<string, unknown>, log, params: journal.params, signal: abort.signal, stateDir})
   const stopListening = onInterrupt({
     first(signal) {
       log.write('run', `received ${signal}: stopping`)
@@ -72,11 +74,10 @@ export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
   try {
     save()
     log.write('run', `${req.resume ? 'resuming' : 'starting'} ${workflow.name} as ${req.command} (run ${journal.runId}, pid ${process.pid})`)
-    const run = makeRunContext({config: req.config?.loaded, configDir: req.config?.dir, dryRun: false, facts: workflow.initialFacts() as Record<string, unknown>, log, onClose: req.onClose, params: journal.params, signal: abort.signal, stateDir})
     const {Listr, PRESET_TIMESTAMP} = await import('listr2')
     for (const step of workflow.steps) {
       const record = journal.steps.find((s) => s.id === step.id)!
-      await runStep({Listr, PRESET_TIMESTAMP, abort, journal, log, record, req, run, save, step, stopped})
+      await runStep({Listr, PRESET_TIMESTAMP, abort, journal, log, record, req, run: scope.run, runScope: scope, save, step, stopped})
     }
 
     finish(journal, 'done')
@@ -90,6 +91,7 @@ export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
     save()
     release()
     stopListening()
+    await scope.close()
   }
 
   return summarize(journal, stateDir)
@@ -104,6 +106,7 @@ interface StepRun {
   record: StepRecord
   req: RunRequest
   run: RunContext
+  runScope: RunScope<Record<string, unknown>, Params>
   save: () => void
   step: AnyStep
   /** Settles once an interruption's grace period is over. */
@@ -171,7 +174,7 @@ async function runStep(s: StepRun): Promise<void> {
 }
 
 async function runUnit(s: StepRun, unit: UnitRecord, output: (line: string) => void): Promise<string | undefined> {
-  const {abort, log, run, save, step} = s
+  const {abort, log, runScope, save, step} = s
   // Units that had not started when the run was interrupted stay pending in the journal.
   if (abort.signal.aborted) return 'not started (interrupted)'
   const scope = unit.target ? `${step.id}@${unit.target}` : step.id
@@ -181,7 +184,7 @@ async function runUnit(s: StepRun, unit: UnitRecord, output: (line: string) => v
   unit.startedAt = new Date(started).toISOString()
   delete unit.error
   save()
-  const {ctx, outcome} = makeUnitContext(run, log, unit.target, {
+  const {ctx, outcome} = runScope.unit(unit.target, {
     output,
     preState: unit.preState,
     savePreState(state) {
@@ -277,8 +280,8 @@ function fresh(req: RunRequest): Journal {
     argv: req.argv,
     attempts: [{host: hostname(), pid: process.pid, startedAt: now, status: 'running'}],
     cluster: req.cluster,
-    configHash: req.config?.hash,
-    configPath: req.config?.path,
+    configHash: req.config.hash,
+    configPath: req.config.path,
     host: hostname(),
     params: req.params,
     pid: process.pid,

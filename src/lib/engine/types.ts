@@ -3,25 +3,44 @@
  * run). A workflow is a literal, ordered list of steps that reads like its runbook.
  */
 import type {LoadedConfig} from '../config/load.js'
+import type {Kube} from '../kube/types.js'
+import type {Pve} from '../proxmox/types.js'
+import type {SshSession} from '../ssh/types.js'
 
 export type Params = Record<string, unknown>
 
-/** What every step of a run sees. `facts` is filled by the read-only steps that come first. */
+/**
+ * What every step of a run sees. `facts` is filled by the read-only steps that come first and
+ * holds data only; connections belong to the run: opened on first use, closed when it ends.
+ */
 export interface RunContext<F = Record<string, unknown>, P extends Params = Params> {
   /** The cluster's kp.yaml, loaded and checked (with secrets when the workflow asks for them). */
-  readonly config?: LoadedConfig
-  readonly configDir?: string
+  readonly config: LoadedConfig
   readonly dryRun: boolean
   facts: F
+  /** The cluster's API through its admin kubeconfig; one connection per run. */
+  kube(): Promise<Kube>
   /** A line for the run log (and the verbose renderer). Secrets are redacted on the way out. */
   log(message: string): void
+  /**
+   * A value made once per run and kept in memory only, never journaled (bootstrap's join secrets,
+   * what a check answered for the plan to reuse). A rejected promise is forgotten, so the next
+   * caller tries again.
+   */
+  memo<T>(key: string, make: () => T): T
   readonly params: P
+  /** The Proxmox API (the workflow must ask for `secrets`); one connection per run. */
+  pve(): Promise<Pve>
   /** Aborted on Ctrl-C/SIGTERM: pass it into SSH sessions and child processes. */
   readonly signal: AbortSignal
+  /**
+   * The SSH session to a node of kp.yaml; one connection per node per run. It never prompts (the
+   * task list owns the terminal): an unknown host key is refused unless the operator accepted new
+   * keys for this very run (--accept-new-host-keys, never replayed by a resume).
+   */
+  ssh(node: string): Promise<SshSession>
   /** kp's state dir: journals, locks, and the default known_hosts. */
-  readonly stateDir?: string
-  /** Resources to close when the run ends (connections); last registered, first closed. */
-  onClose(fn: () => Promise<void> | void): void
+  readonly stateDir: string
 }
 
 /** What one unit of work — a step on one target — sees. */
@@ -65,15 +84,21 @@ export interface Step<F = Record<string, unknown>, P extends Params = Params> {
 }
 
 export interface Workflow<F = Record<string, unknown>, P extends Params = Params> {
+  /**
+   * A question to ask before the run (and again before a resume) because of what these parameters
+   * would do, e.g. a drain that bypasses PodDisruptionBudgets; undefined when there is none.
+   */
+  confirm?(params: P): string | undefined
   /** Ask for confirmation even when no single step is destructive. */
   destructive?: boolean
   /** Resolve the config's secrets (the Proxmox token) before the run; they are redacted everywhere. */
   secrets?: boolean
   /** A fresh facts object for a run. */
   initialFacts(): F
+  /** Also names its runbook: runbooks/<name>.md. */
   name: string
-  /** Absolute path of the workflow's runbook. */
-  runbookFile: string
+  /** Where <name>.md is, for workflows from outside kp (KP_EXTRA_WORKFLOWS); kp's own are in runbooks/. */
+  runbookDir?: string
   steps: Array<Step<F, P>>
   title: string
 }
@@ -87,3 +112,6 @@ export type AnyStep = Step<any, any>
 export function isDestructive(workflow: AnyWorkflow): boolean {
   return Boolean(workflow.destructive) || workflow.steps.some((s) => s.destructive)
 }
+
+/** What a command hands the engine: the workflow itself, or how to load it (so the engine never imports the registry). */
+export type WorkflowSource = AnyWorkflow | (() => Promise<AnyWorkflow>)

@@ -21,7 +21,7 @@ import type {ClusterConfig, NodeConfig} from '../config/schema.js'
 import {ExitCode, KpError} from '../errors.js'
 import {minorOf} from '../kubernetes-versions.js'
 import type {KubeadmVersion} from './schema.js'
-import {BOOTSTRAP_TOKEN_PATTERN, CA_CERT_HASH_PATTERN, CERTIFICATE_KEY_PATTERN} from './secrets.js'
+import {BOOTSTRAP_TOKEN_PATTERN, CA_CERT_HASH_PATTERN, CERTIFICATE_KEY_PATTERN, PLACEHOLDER_SECRETS} from './secrets.js'
 
 export const CRI_SOCKET = 'unix:///var/run/containerd/containerd.sock'
 /** Where kp writes the rendered files on a node: /run is a tmpfs, so the secrets never reach a disk. */
@@ -128,10 +128,14 @@ function render(header: string[], documents: object[]): string {
   return `${header.map((line) => `# ${line}`).join('\n')}\n${body}`
 }
 
-function describe(node: NodeConfig, cluster: ClusterConfig, v: KubeadmVersion, command: string): string[] {
+function describe(node: NodeConfig, cluster: ClusterConfig, v: KubeadmVersion, command: string, token: string): string[] {
+  const secrets = 'the bootstrap token' + (node.role === 'control-plane' ? ' and the certificate key' : '')
   return [
     `${command} configuration for ${node.name} (${node.role}), rendered by kp: Kubernetes ${cluster.kubernetesVersion}, kubeadm.k8s.io/${v}.`,
-    'It holds the bootstrap token' + (node.role === 'control-plane' ? ' and the certificate key' : '') + ': root only (0600), deleted after use.',
+    // The copy kp keeps for the operator to read (and golden files) says so: it holds no secret.
+    token === PLACEHOLDER_SECRETS.bootstrapToken
+      ? `Placeholders stand in for ${secrets}: the file kp writes on the node holds fresh ones, root only (0600), deleted after use.`
+      : `It holds ${secrets}: root only (0600), deleted after use.`,
   ]
 }
 
@@ -183,7 +187,7 @@ export function renderInitConfig(config: KubeadmRenderConfig, node: NodeConfig, 
     etcd: {local: {dataDir: '/var/lib/etcd'}},
   }
   const kubelet = {apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd'}
-  return render(describe(node, cluster, v, 'kubeadm init'), [init, clusterConfiguration, kubelet])
+  return render(describe(node, cluster, v, 'kubeadm init', secrets.bootstrapToken), [init, clusterConfiguration, kubelet])
 }
 
 /** The file for `kubeadm join --config` on a worker or an additional control plane. */
@@ -214,5 +218,5 @@ export function renderJoinConfig(config: KubeadmRenderConfig, node: NodeConfig, 
       : {controlPlane: {localAPIEndpoint: {advertiseAddress: node.ip, bindPort: DEFAULT_API_PORT}, certificateKey: secret(certificateKey)}}),
     ...(v === 'v1beta4' ? {timeouts: TIMEOUTS} : {}),
   }
-  return render(describe(node, cluster, v, 'kubeadm join'), [join])
+  return render(describe(node, cluster, v, 'kubeadm join', inputs.bootstrapToken), [join])
 }

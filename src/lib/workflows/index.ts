@@ -5,20 +5,21 @@ import {UsageError} from '../errors.js'
 import type {AnyWorkflow} from '../engine/types.js'
 
 /**
- * Every workflow kp knows, loaded lazily so a command pays only for its own. Later issues add
- * vm-seed, node-prepare, node-drain, bootstrap… here.
+ * Every workflow kp knows, loaded lazily so a command pays only for its own. Commands hand the
+ * engine one of these loaders (or `loadWorkflow(name)` for a name they were given): the engine
+ * never imports this registry.
  */
-const builtIn: Record<string, () => Promise<AnyWorkflow>> = {
+export const builtIn = {
   bootstrap: async () => (await import('./bootstrap/index.js')).bootstrap,
-  'node-cordon': async () => (await import('./node-drain/cordon.js')).nodeCordon,
+  'node-cordon': async () => (await import('./node-drain/node-cordon.js')).nodeCordon,
   'node-drain': async () => (await import('./node-drain/index.js')).nodeDrain,
   'node-prepare': async () => (await import('./node-prepare/index.js')).nodePrepare,
-  'node-uncordon': async () => (await import('./node-drain/cordon.js')).nodeUncordon,
-  'vm-destroy': async () => (await import('./vm-ops/destroy.js')).vmDestroy,
-  'vm-rollback': async () => (await import('./vm-ops/rollback.js')).vmRollback,
+  'node-uncordon': async () => (await import('./node-drain/node-uncordon.js')).nodeUncordon,
+  'vm-destroy': async () => (await import('./vm-ops/vm-destroy.js')).vmDestroy,
+  'vm-rollback': async () => (await import('./vm-ops/vm-rollback.js')).vmRollback,
   'vm-seed': async () => (await import('./vm-seed/index.js')).vmSeed,
-  'vm-snapshot': async () => (await import('./vm-ops/snapshot.js')).vmSnapshot,
-}
+  'vm-snapshot': async () => (await import('./vm-ops/vm-snapshot.js')).vmSnapshot,
+} satisfies Record<string, () => Promise<AnyWorkflow>>
 
 /**
  * Development and test hook: `KP_EXTRA_WORKFLOWS` lists ES modules (comma-separated paths) whose
@@ -40,7 +41,7 @@ export async function workflowNames(): Promise<string[]> {
 }
 
 export async function loadWorkflow(name: string): Promise<AnyWorkflow> {
-  const load = builtIn[name]
+  const load = (builtIn as Record<string, (() => Promise<AnyWorkflow>) | undefined>)[name]
   if (load) return load()
   const extra = (await extraWorkflows())[name]
   if (extra) return extra

@@ -16,7 +16,7 @@ export const checkAddresses: Step<BootstrapFacts, BootstrapParams> = {
   id: 'addresses',
   title: 'Check the node addresses are free',
   async run(ctx) {
-    const {config} = ctx.config!
+    const {config} = ctx.config
     const fresh = ctx.facts.nodes.filter((n) => !ctx.facts.vms[n.name]?.config)
     const {host, port} = endpointParts(config.cluster.controlPlaneEndpoint)
     const nodeIps = new Set(config.nodes.map((n) => n.ip))

@@ -11,12 +11,12 @@ import {writeFileAtomic} from '../../atomic-write.js'
 
 import type {Step} from '../../engine/types.js'
 import {kubeconfigOf} from '../../kube/from-config.js'
-import {type BootstrapContext, type BootstrapFacts, type BootstrapParams, firstControlPlane, nodeSession} from './facts.js'
+import {type BootstrapContext, type BootstrapFacts, type BootstrapParams, firstControlPlane} from './facts.js'
 
 const ADMIN_CONF = '/etc/kubernetes/admin.conf'
 
 export function adminKubeconfigPath(ctx: BootstrapContext): string {
-  return kubeconfigOf(ctx.config!, ctx.stateDir ?? '.')
+  return kubeconfigOf(ctx.config, ctx.stateDir)
 }
 
 export const fetchAdminKubeconfig: Step<BootstrapFacts, BootstrapParams> = {
@@ -25,7 +25,7 @@ export const fetchAdminKubeconfig: Step<BootstrapFacts, BootstrapParams> = {
   plan: (ctx) => [`copy ${ADMIN_CONF} from ${firstControlPlane(ctx).name} to ${adminKubeconfigPath(ctx)} (0600)`],
   async run(ctx) {
     const cp = firstControlPlane(ctx)
-    const session = await nodeSession(ctx, cp.name)
+    const session = await ctx.ssh(cp.name)
     const {stdout} = await session.exec(['cat', ADMIN_CONF], {secretOutput: true, signal: ctx.signal, sudo: true})
     if (!/^kind:\s*Config\s*$/m.test(stdout)) throw new Error(`${cp.name}: ${ADMIN_CONF} is not a kubeconfig`)
     const file = adminKubeconfigPath(ctx)

@@ -6,7 +6,7 @@
  */
 import type {Step} from '../../engine/types.js'
 import type {KubernetesObject} from '../../kube/types.js'
-import {type BootstrapFacts, type BootstrapParams, firstControlPlane, kubeOf} from './facts.js'
+import {type BootstrapFacts, type BootstrapParams, firstControlPlane} from './facts.js'
 import {nodesReady, waitFor} from './wait.js'
 
 export const FIELD_MANAGER = 'kp'
@@ -25,7 +25,7 @@ export const installCni: Step<BootstrapFacts, BootstrapParams> = {
   title: 'Install the pod network',
   plan: (ctx) => ctx.facts.cni.map((o) => `server-side apply ${describe(o)}`),
   async run(ctx) {
-    const kube = await kubeOf(ctx)
+    const kube = await ctx.kube()
     for (const object of applyOrder(ctx.facts.cni)) {
       await ctx.mutate(`apply ${describe(object)}`, () => kube.apply(object, {fieldManager: FIELD_MANAGER, force: true, signal: ctx.signal}))
     }

@@ -1,19 +1,36 @@
 /**
  * bootstrap: from an empty Proxmox host to a working cluster. The vm-seed and node-prepare steps
- * are the very same steps those workflows run (with their fact-gathering steps renamed, since a
+ * are the very same steps those workflows run (their fact-gathering steps renamed, since a
  * workflow's ids and titles are unique); kubeadm, the pod network and the joins follow. Reads like
  * runbooks/bootstrap.md.
  */
-import path from 'node:path'
-
-import type {Step} from '../../engine/types.js'
-import {packageRoot} from '../../package-root.js'
-import {nodePrepare} from '../node-prepare/index.js'
-import {vmSeed} from '../vm-seed/index.js'
+import type {Workflow} from '../../engine/types.js'
+import {
+  addKubernetesRepo,
+  enableKubelet,
+  installContainerd,
+  installKubernetesPackages,
+  loadModules,
+  pointCrictl,
+  setHostname,
+  setKernelParameters,
+  turnSwapOff,
+} from '../node-prepare/steps.js'
+import {verifyNode} from '../node-prepare/verify.js'
+import {checkAddress} from '../vm-seed/address.js'
+import {cloneTemplate} from '../vm-seed/clone.js'
+import {configureVm} from '../vm-seed/configure.js'
+import {waitForAgent} from '../vm-seed/guest-agent.js'
+import {pinSshHostKey} from '../vm-seed/host-key.js'
+import {rebootVm} from '../vm-seed/reboot.js'
+import {resizeDisk} from '../vm-seed/resize.js'
+import {waitForSshStep} from '../vm-seed/ssh.js'
+import {startVm} from '../vm-seed/start.js'
 import {fetchAdminKubeconfig} from './admin-kubeconfig.js'
 import {checkAddresses} from './addresses.js'
 import {installCni} from './cni.js'
 import {type BootstrapFacts, type BootstrapParams, initialFacts} from './facts.js'
+import {nodeFacts, proxmoxFacts} from './gather.js'
 import {checkHealth} from './health.js'
 import {kubeadmInit} from './init.js'
 import {joinControlPlanes, joinWorkers} from './join.js'
@@ -21,41 +38,34 @@ import {renderKubeadmConfig} from './kubeadm-config.js'
 import {preflight} from './preflight.js'
 import {waitReady} from './ready.js'
 
-type AnyFactsStep = Step<never, never>
-
-function renamed(step: AnyFactsStep, id: string, title: string): Step<BootstrapFacts, BootstrapParams> {
-  return {...(step as unknown as Step<BootstrapFacts, BootstrapParams>), id, title}
-}
-
-const [seedFacts, ...seedSteps] = vmSeed.steps as unknown as Array<Step<BootstrapFacts, BootstrapParams>>
-const [prepareFacts, ...prepareSteps] = nodePrepare.steps as unknown as Array<Step<BootstrapFacts, BootstrapParams>>
-
-const nodeFacts: Step<BootstrapFacts, BootstrapParams> = {
-  ...renamed(prepareFacts as AnyFactsStep, 'node-facts', 'Gather facts from the nodes'),
-  async run(ctx) {
-    // A dry run of a fresh bootstrap has no VMs to log in to yet: the node steps are planned blind.
-    const missing = ctx.facts.nodes.filter((n) => !ctx.facts.vms[n.name]?.config).map((n) => n.name)
-    if (ctx.dryRun && missing.length > 0) {
-      ctx.log(`no VM yet for ${missing.join(', ')}: node facts are gathered once they exist`)
-      return
-    }
-
-    await prepareFacts!.run(ctx)
-  },
-}
-
-export const bootstrap = {
+export const bootstrap: Workflow<BootstrapFacts, BootstrapParams> = {
   initialFacts,
   name: 'bootstrap',
-  runbookFile: path.join(packageRoot(), 'runbooks', 'bootstrap.md'),
   secrets: true,
   steps: [
     preflight,
-    renamed(seedFacts as AnyFactsStep, 'proxmox-facts', 'Gather facts from Proxmox'),
+    proxmoxFacts,
     checkAddresses,
-    ...seedSteps,
+    cloneTemplate,
+    configureVm,
+    resizeDisk,
+    startVm,
+    rebootVm,
+    waitForAgent,
+    checkAddress,
+    pinSshHostKey,
+    waitForSshStep,
     nodeFacts,
-    ...prepareSteps,
+    setHostname,
+    turnSwapOff,
+    loadModules,
+    setKernelParameters,
+    installContainerd,
+    addKubernetesRepo,
+    installKubernetesPackages,
+    enableKubelet,
+    pointCrictl,
+    verifyNode,
     renderKubeadmConfig,
     kubeadmInit,
     fetchAdminKubeconfig,
@@ -66,4 +76,4 @@ export const bootstrap = {
     checkHealth,
   ],
   title: 'Bootstrap the cluster',
-} satisfies import('../../engine/types.js').Workflow<BootstrapFacts, BootstrapParams>
+}

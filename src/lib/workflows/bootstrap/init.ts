@@ -6,7 +6,7 @@
  */
 import type {Step} from '../../engine/types.js'
 import {KUBEADM_CONFIG_PATHS, generateBootstrapToken, generateCertificateKey, kubeadmInitArgv} from '../../kubeadm/index.js'
-import {type BootstrapFacts, type BootstrapParams, firstControlPlane, nodeSession} from './facts.js'
+import {type BootstrapFacts, type BootstrapParams, firstControlPlane} from './facts.js'
 import {renderCheckedInit} from './kubeadm-config.js'
 import {KUBEADM_TIMEOUT_MS, fileExists, withNodeFile} from './node-kubeadm.js'
 
@@ -17,15 +17,15 @@ export const kubeadmInit: Step<BootstrapFacts, BootstrapParams> = {
   title: 'Initialise the first control plane',
   targets: (ctx) => [firstControlPlane(ctx).name],
   async check(ctx) {
-    const session = await nodeSession(ctx, ctx.target!)
+    const session = await ctx.ssh(ctx.target!)
     return (await fileExists(session, APISERVER_MANIFEST, ctx.signal)) ? `already initialised (${APISERVER_MANIFEST} exists)` : false
   },
-  plan: (ctx) => [`kubeadm init on ${ctx.target} (${ctx.config!.config.cluster.kubernetesVersion}, endpoint ${ctx.config!.config.cluster.controlPlaneEndpoint})`],
+  plan: (ctx) => [`kubeadm init on ${ctx.target} (${ctx.config.config.cluster.kubernetesVersion}, endpoint ${ctx.config.config.cluster.controlPlaneEndpoint})`],
   async run(ctx) {
     // Fresh for every attempt (the generators register them with the redactor); never journaled.
     const secrets = {bootstrapToken: generateBootstrapToken(), certificateKey: generateCertificateKey()}
     const text = await renderCheckedInit(ctx, secrets)
-    const session = await nodeSession(ctx, ctx.target!)
+    const session = await ctx.ssh(ctx.target!)
     await ctx.mutate(`kubeadm init on ${ctx.target}`, () =>
       withNodeFile(session, KUBEADM_CONFIG_PATHS.init, text, ctx.signal, () =>
         // The skip flags keep the token and key out of kubeadm's closing text (and so out of any log).

@@ -8,7 +8,7 @@
 import {findNode} from '../../config/nodes.js'
 import type {Step} from '../../engine/types.js'
 import {KUBEADM_CONFIG_PATHS, kubeadmJoinArgv, renderJoinConfig} from '../../kubeadm/index.js'
-import {type BootstrapFacts, type BootstrapParams, type BootstrapUnit, firstControlPlane, kubeOf, nodeSession} from './facts.js'
+import {type BootstrapFacts, type BootstrapParams, type BootstrapUnit, firstControlPlane} from './facts.js'
 import {KUBEADM_TIMEOUT_MS, createJoinSecrets, fileExists, uploadCertificates, withNodeFile} from './node-kubeadm.js'
 import {nodesReady, waitFor} from './wait.js'
 
@@ -16,26 +16,22 @@ const KUBELET_CONF = '/etc/kubernetes/kubelet.conf'
 const READY_TIMEOUT_MS = 5 * 60_000
 
 async function join(ctx: BootstrapUnit): Promise<void> {
-  const node = findNode(ctx.config!.config, ctx.target!)
-  const first = await nodeSession(ctx, firstControlPlane(ctx).name)
-  ctx.facts.joinSecrets ??= createJoinSecrets(first, ctx.signal)
-  // A failed attempt must not leave a rejected promise for the next unit to trip over.
-  const secrets = await ctx.facts.joinSecrets.catch((error: unknown) => {
-    ctx.facts.joinSecrets = undefined
-    throw error
-  })
+  const node = findNode(ctx.config.config, ctx.target!)
+  const first = await ctx.ssh(firstControlPlane(ctx).name)
+  // One token per run, in memory only; a failed attempt is forgotten, so the next unit makes a new one.
+  const secrets = await ctx.memo('bootstrap join secrets', () => createJoinSecrets(first, ctx.signal))
   const certificateKey = node.role === 'control-plane' ? await uploadCertificates(first, ctx.signal) : undefined
-  const text = renderJoinConfig(ctx.config!.config, node, {bootstrapToken: secrets.token, caCertHashes: [secrets.caCertHash], certificateKey})
-  const session = await nodeSession(ctx, node.name)
+  const text = renderJoinConfig(ctx.config.config, node, {bootstrapToken: secrets.token, caCertHashes: [secrets.caCertHash], certificateKey})
+  const session = await ctx.ssh(node.name)
   await ctx.mutate(`kubeadm join on ${node.name}${certificateKey ? ' as a control plane' : ''}`, () =>
     withNodeFile(session, KUBEADM_CONFIG_PATHS.join, text, ctx.signal, () => session.exec(kubeadmJoinArgv(), {signal: ctx.signal, sudo: true, timeoutMs: KUBEADM_TIMEOUT_MS})),
   )
-  const kube = await kubeOf(ctx)
+  const kube = await ctx.kube()
   await waitFor(`${node.name} to be Ready`, () => nodesReady(kube, [node.name], ctx.signal), {log: (line) => ctx.log(line), signal: ctx.signal, timeoutMs: READY_TIMEOUT_MS})
 }
 
 async function joined(ctx: BootstrapUnit): Promise<boolean | string> {
-  const session = await nodeSession(ctx, ctx.target!)
+  const session = await ctx.ssh(ctx.target!)
   return (await fileExists(session, KUBELET_CONF, ctx.signal)) ? `already joined (${KUBELET_CONF} exists)` : false
 }
 
@@ -44,7 +40,7 @@ export const joinControlPlanes: Step<BootstrapFacts, BootstrapParams> = {
   concurrency: 1,
   id: 'join-control-planes',
   title: 'Join the other control planes',
-  targets: (ctx) => ctx.config!.config.nodes.filter((n) => n.role === 'control-plane' && n.name !== firstControlPlane(ctx).name).map((n) => n.name),
+  targets: (ctx) => ctx.config.config.nodes.filter((n) => n.role === 'control-plane' && n.name !== firstControlPlane(ctx).name).map((n) => n.name),
   plan: (ctx) => [`kubeadm join --control-plane on ${ctx.target}, then wait until it is Ready`],
   run: join,
 }
@@ -54,7 +50,7 @@ export const joinWorkers: Step<BootstrapFacts, BootstrapParams> = {
   concurrency: 6,
   id: 'join-workers',
   title: 'Join the workers',
-  targets: (ctx) => ctx.config!.config.nodes.filter((n) => n.role === 'worker').map((n) => n.name),
+  targets: (ctx) => ctx.config.config.nodes.filter((n) => n.role === 'worker').map((n) => n.name),
   plan: (ctx) => [`kubeadm join on ${ctx.target}, then wait until it is Ready`],
   run: join,
 }

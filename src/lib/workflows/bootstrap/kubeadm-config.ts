@@ -13,13 +13,13 @@ import {KpError, ExitCode} from '../../errors.js'
 import {type BootstrapContext, type BootstrapFacts, type BootstrapParams, firstControlPlane} from './facts.js'
 
 export function kubeadmConfigFile(ctx: BootstrapContext): string {
-  return path.join(ctx.stateDir ?? '.', 'clusters', ctx.config!.config.cluster.name, 'kubeadm-init.yaml')
+  return path.join(ctx.stateDir, 'clusters', ctx.config.config.cluster.name, 'kubeadm-init.yaml')
 }
 
 /** The init configuration with the given secrets, refused if kubeadm would refuse it. */
 export async function renderCheckedInit(ctx: BootstrapContext, secrets: {bootstrapToken: string; certificateKey: string}): Promise<string> {
   const {renderInitConfig, validateKubeadmConfig} = await import('../../kubeadm/index.js')
-  const {config} = ctx.config!
+  const {config} = ctx.config
   const text = renderInitConfig(config, firstControlPlane(ctx), secrets)
   const checked = validateKubeadmConfig(text, {command: 'init', kubeadmVersion: config.cluster.kubernetesVersion})
   const errors = checked.problems.filter((p) => p.severity === 'error')

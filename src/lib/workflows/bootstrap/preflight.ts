@@ -12,7 +12,7 @@ export const preflight: Step<BootstrapFacts, BootstrapParams> = {
   id: 'preflight',
   title: 'Check the configuration',
   async run(ctx) {
-    const loaded = ctx.config!
+    const loaded = ctx.config
     const {config} = loaded
     const {checkEndpointResolves, checkKubernetesVersion, checkPackageVersions, loadCniManifest} = await import('../../preflight/index.js')
     // A DNS endpoint must resolve here, to addresses inside the node network like an IP one.

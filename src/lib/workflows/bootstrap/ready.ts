@@ -4,16 +4,16 @@
  * without that wait, and a node may have dropped out since.
  */
 import type {Step} from '../../engine/types.js'
-import {type BootstrapFacts, type BootstrapParams, kubeOf} from './facts.js'
+import {type BootstrapFacts, type BootstrapParams} from './facts.js'
 import {nodesReady, waitFor} from './wait.js'
 
 export const waitReady: Step<BootstrapFacts, BootstrapParams> = {
   id: 'wait-ready',
   title: 'Wait for every node to be Ready',
-  plan: (ctx) => [`wait until ${ctx.config!.config.nodes.map((n) => n.name).join(', ')} are Ready`],
+  plan: (ctx) => [`wait until ${ctx.config.config.nodes.map((n) => n.name).join(', ')} are Ready`],
   async run(ctx) {
-    const kube = await kubeOf(ctx)
-    const {config} = ctx.config!
+    const kube = await ctx.kube()
+    const {config} = ctx.config
     const names = config.nodes.map((n) => n.name)
     const want = `v${config.cluster.kubernetesVersion}`
     await waitFor(

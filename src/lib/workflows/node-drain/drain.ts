@@ -9,7 +9,7 @@ import type {Step, UnitContext} from '../../engine/types.js'
 import {errorMessage, KpError} from '../../errors.js'
 import {describePlan, refusedPods, toRemove} from './classify.js'
 import {removePods, RETRY_MS} from './evict.js'
-import {isCordoned, kubeOf, nodeName, type NodeFacts, type NodeParams, surveyPods, targets} from './facts.js'
+import {isCordoned, nodeName, type NodeFacts, type NodeParams, surveyPods, targets} from './facts.js'
 import {refusalOf} from './preflight.js'
 
 type DrainContext = UnitContext<NodeFacts, NodeParams>
@@ -24,7 +24,8 @@ async function restore(ctx: DrainContext, error: unknown, cordoned: boolean): Pr
   const name = nodeName(ctx)
   if (!cordoned || ctx.preState?.cordoned !== false || ctx.signal.aborted) return
   try {
-    await ctx.mutate(`uncordon ${name} again: it was schedulable before the drain`, () => kubeOf(ctx).setUnschedulable(name, false))
+    const kube = await ctx.kube()
+    await ctx.mutate(`uncordon ${name} again: it was schedulable before the drain`, () => kube.setUnschedulable(name, false))
   } catch (uncordonError) {
     if (error instanceof KpError) error.message += `; uncordoning ${name} again failed too (${errorMessage(uncordonError)}): kp node uncordon ${name}`
   }
@@ -47,7 +48,7 @@ export const drain: Step<NodeFacts, NodeParams> = {
   },
   async run(ctx) {
     const name = nodeName(ctx)
-    const kube = kubeOf(ctx)
+    const kube = await ctx.kube()
     const settings = ctx.facts.settings!
     const started = Date.now()
     ctx.recordPreState({cordoned: isCordoned(ctx.facts.node)})

@@ -1,13 +1,12 @@
 /**
- * Facts shared by cordon, uncordon and drain: the Kubernetes connection and the node, which must be
- * in kp.yaml and in the cluster; for a drain also its pods, the PodDisruptionBudgets and the
+ * Facts shared by cordon, uncordon and drain: the node, which must be in kp.yaml and in the cluster; for a drain also its pods, the PodDisruptionBudgets and the
  * DaemonSets, and what the drain would do with each pod (classify.ts).
  */
 import {selectNodes} from '../../config/nodes.js'
 import {parseDuration} from '../../config/duration.js'
 import type {RunContext, Step} from '../../engine/types.js'
 import {UsageError} from '../../errors.js'
-import type {Kube, KubeNode, KubePdb, KubePod} from '../../kube/types.js'
+import type {KubeNode, KubePdb, KubePod} from '../../kube/types.js'
 import {classifyPods, type DrainOptions, type DrainPlan} from './classify.js'
 
 /** What the commands pass (and `kp run node-drain --param key=value`, hence the strings). */
@@ -32,7 +31,6 @@ export interface DrainSettings extends DrainOptions {
 
 export interface NodeFacts {
   daemonSets: Set<string>
-  kube?: Kube
   /** The node as the gather step found it: `spec.unschedulable` is its state before this attempt. */
   node?: KubeNode
   pdbs: KubePdb[]
@@ -45,11 +43,6 @@ export type NodeContext = RunContext<NodeFacts, NodeParams>
 
 export const initialFacts = (): NodeFacts => ({daemonSets: new Set(), pdbs: [], pods: []})
 
-export function kubeOf(ctx: NodeContext): Kube {
-  if (!ctx.facts.kube) throw new Error('the Kubernetes connection is missing: the gather-facts step did not run')
-  return ctx.facts.kube
-}
-
 export function nodeName(ctx: NodeContext): string {
   if (!ctx.params.node) throw new UsageError('name the node')
   return ctx.params.node
@@ -59,7 +52,7 @@ export const targets = (ctx: NodeContext): string[] => [nodeName(ctx)]
 
 export const isCordoned = (node: KubeNode | undefined): boolean => node?.spec?.unschedulable === true
 
-const flag = (value: unknown): boolean => value === true || value === 'true' || value === '1'
+export const flag = (value: unknown): boolean => value === true || value === 'true' || value === '1'
 
 function seconds(value: number | string | undefined, what: string): number | undefined {
   if (value === undefined || value === '') return undefined
@@ -70,7 +63,7 @@ function seconds(value: number | string | undefined, what: string): number | und
 
 /** The operator's flags over kp.yaml's maintenance section; usage errors before anything changes. */
 export function drainSettings(ctx: NodeContext): DrainSettings {
-  const {maintenance} = ctx.config!.config
+  const {maintenance} = ctx.config.config
   const timeoutText = ctx.params.timeout ?? maintenance.drainTimeout
   const timeoutMs = /^\d+$/.test(timeoutText) ? Number(timeoutText) * 1000 : parseDuration(timeoutText)
   if (!timeoutMs) throw new UsageError(`--timeout must be a duration longer than 0 like 90s or 10m, not "${timeoutText}"`)
@@ -91,7 +84,7 @@ export function drainSettings(ctx: NodeContext): DrainSettings {
  * Looking again (after the cordon) lists only the pods, and the DaemonSets when one is new.
  */
 export async function surveyPods(ctx: NodeContext, settings: DrainSettings, again = false): Promise<void> {
-  const kube = kubeOf(ctx)
+  const kube = await ctx.kube()
   const call = {signal: ctx.signal}
   const [pods, pdbs] = await Promise.all([
     kube.listPods({fieldSelector: `spec.nodeName=${nodeName(ctx)}`, labelSelector: settings.podSelector}, call),
@@ -115,14 +108,10 @@ export function gatherNode(options: {pods: boolean}): Step<NodeFacts, NodeParams
     id: 'gather-facts',
     title: 'Gather facts',
     async run(ctx) {
-      const loaded = ctx.config!
       const name = nodeName(ctx)
-      selectNodes(loaded.config, [name])
+      selectNodes(ctx.config.config, [name])
       if (options.pods) ctx.facts.settings = drainSettings(ctx)
-      const {kubeFromConfig} = await import('../../kube/from-config.js')
-      const kube = await kubeFromConfig(loaded, ctx.stateDir ?? '', {log: (line) => ctx.log(line), signal: ctx.signal})
-      ctx.onClose(() => kube.close())
-      ctx.facts.kube = kube
+      const kube = await ctx.kube()
       const node = await kube.getNode(name, {signal: ctx.signal})
       if (!node) {
         const known = (await kube.listNodes({signal: ctx.signal})).map((n) => n.metadata?.name ?? '?')

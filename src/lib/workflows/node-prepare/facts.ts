@@ -6,11 +6,9 @@ import {selectNodes} from '../../config/nodes.js'
 import type {NodeConfig} from '../../config/schema.js'
 import type {RunContext, Step} from '../../engine/types.js'
 import {RefusedError, UsageError} from '../../errors.js'
-import type {SshPool, SshSession} from '../../ssh/types.js'
 import {runPlaybook} from './playbook.js'
 
 export interface PrepareParams extends Record<string, unknown> {
-  acceptNewHostKeys?: boolean | string
   nodes?: string[] | string
 }
 
@@ -29,10 +27,10 @@ export interface NodeFacts {
   swapActive: boolean
 }
 
+/** What the node-prepare steps need of a workflow's facts (bootstrap's facts have them too). */
 export interface PrepareFacts {
   hosts: Record<string, NodeFacts>
   nodes: NodeConfig[]
-  pool?: SshPool
 }
 
 export type PrepareContext = RunContext<PrepareFacts, PrepareParams>
@@ -43,12 +41,6 @@ export function nodeOf(ctx: PrepareContext, name: string | undefined): NodeConfi
   const node = ctx.facts.nodes.find((n) => n.name === name)
   if (!node) throw new Error(`no node ${name ?? '(none)'} in this run`)
   return node
-}
-
-export async function sessionOf(ctx: PrepareContext, name: string | undefined): Promise<SshSession> {
-  if (!ctx.facts.pool) throw new Error('the SSH pool is missing: the gather-facts step did not run')
-  const {targetOf} = await import('../../ssh/from-config.js')
-  return ctx.facts.pool.session(targetOf(ctx.config!.config, nodeOf(ctx, name)))
 }
 
 const SUPPORTED = new Set(['debian', 'ubuntu'])
@@ -83,25 +75,10 @@ export const gatherFacts: Step<PrepareFacts, PrepareParams> = {
   id: 'gather-facts',
   title: 'Gather facts',
   async run(ctx) {
-    const {config} = ctx.config!
-    ctx.facts.nodes = selectNodes(config, ctx.params.nodes)
-    const [{createSshPool}, {poolOptionsFromConfig}] = await Promise.all([import('../../ssh/index.js'), import('../../ssh/from-config.js')])
-    // Never ask mid-run (the task list owns the terminal): unknown keys are refused unless accepted
-    // up front; kp vm seed pins them through the guest agent, kp ssh asks on a terminal.
-    const pool = createSshPool(
-      poolOptionsFromConfig(config, {
-        acceptNewHostKeys: ctx.params.acceptNewHostKeys === true || ctx.params.acceptNewHostKeys === 'true',
-        log: (scope, line) => ctx.log(`${scope}: ${line}`),
-        signal: ctx.signal,
-        stateDir: ctx.stateDir ?? '.',
-      }),
-    )
-    ctx.onClose(() => pool.closeAll())
-    ctx.facts.pool = pool
-
+    ctx.facts.nodes = selectNodes(ctx.config.config, ctx.params.nodes)
     await Promise.all(
       ctx.facts.nodes.map(async (node) => {
-        const session = await sessionOf(ctx, node.name)
+        const session = await ctx.ssh(node.name)
         const {code, stdout} = await runPlaybook(session, 'facts', [], ctx.signal)
         if (code !== 0) throw new UsageError(`${node.name}: cannot read its facts (facts.sh exited ${code})`)
         ctx.facts.hosts[node.name] = JSON.parse(stdout) as NodeFacts

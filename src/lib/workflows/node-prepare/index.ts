@@ -1,16 +1,34 @@
 /** node-prepare: turn fresh cloud-init VMs into nodes ready for kubeadm. Reads like runbooks/node-prepare.md. */
-import path from 'node:path'
-
 import type {Workflow} from '../../engine/types.js'
-import {packageRoot} from '../../package-root.js'
 import {gatherFacts, initialFacts, type PrepareFacts, type PrepareParams} from './facts.js'
-import {playbookSteps} from './steps.js'
+import {
+  addKubernetesRepo,
+  enableKubelet,
+  installContainerd,
+  installKubernetesPackages,
+  loadModules,
+  pointCrictl,
+  setHostname,
+  setKernelParameters,
+  turnSwapOff,
+} from './steps.js'
 import {verifyNode} from './verify.js'
 
 export const nodePrepare: Workflow<PrepareFacts, PrepareParams> = {
   initialFacts,
   name: 'node-prepare',
-  runbookFile: path.join(packageRoot(), 'runbooks', 'node-prepare.md'),
-  steps: [gatherFacts, ...playbookSteps, verifyNode],
+  steps: [
+    gatherFacts,
+    setHostname,
+    turnSwapOff,
+    loadModules,
+    setKernelParameters,
+    installContainerd,
+    addKubernetesRepo,
+    installKubernetesPackages,
+    enableKubelet,
+    pointCrictl,
+    verifyNode,
+  ],
   title: 'Prepare the nodes',
 }

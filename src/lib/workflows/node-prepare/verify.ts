@@ -2,7 +2,7 @@
 import type {Step} from '../../engine/types.js'
 import {ExitCode, KpError} from '../../errors.js'
 import {pauseImage} from '../../kubernetes-versions.js'
-import {type PrepareFacts, type PrepareParams, sessionOf} from './facts.js'
+import type {PrepareFacts, PrepareParams} from './facts.js'
 import {runPlaybook} from './playbook.js'
 
 export const verifyNode: Step<PrepareFacts, PrepareParams> = {
@@ -12,8 +12,8 @@ export const verifyNode: Step<PrepareFacts, PrepareParams> = {
   targets: (ctx) => ctx.facts.nodes.map((n) => n.name),
   plan: () => ['check swap, modules, sysctl, containerd, the pinned packages, kubelet and crictl'],
   async run(ctx) {
-    const version = ctx.config!.config.cluster.kubernetesVersion
-    const session = await sessionOf(ctx, ctx.target)
+    const version = ctx.config.config.cluster.kubernetesVersion
+    const session = await ctx.ssh(ctx.target!)
     const {code, stdout} = await runPlaybook(session, 'verify', [version, pauseImage(version)], ctx.signal)
     const failed = stdout.split('\n').filter((l) => l.startsWith('FAIL'))
     if (code !== 0 || failed.length > 0) {

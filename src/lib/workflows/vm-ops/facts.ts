@@ -1,12 +1,11 @@
 /**
- * Facts shared by the VM maintenance workflows (snapshot, rollback, destroy): the Proxmox connection
- * and the named nodes' VMs, each checked to be kp's for this cluster before anything changes.
+ * Facts shared by the VM maintenance workflows (snapshot, rollback, destroy): the named nodes' VMs, each checked to be kp's for this cluster before anything changes.
  */
 import {pveNodeOf, selectNodes} from '../../config/nodes.js'
 import type {NodeConfig} from '../../config/schema.js'
 import type {RunContext, Step} from '../../engine/types.js'
 import {RefusedError, UsageError} from '../../errors.js'
-import type {Pve, PveVmSummary} from '../../proxmox/types.js'
+import type {PveVmSummary} from '../../proxmox/types.js'
 import {isOwnedBy, ownerTag} from '../../vm/desired.js'
 
 export interface VmOpsParams extends Record<string, unknown> {
@@ -17,7 +16,6 @@ export interface VmOpsParams extends Record<string, unknown> {
 
 export interface VmOpsFacts {
   nodes: Array<NodeConfig & {pveNode: string}>
-  pve?: Pve
   /** The VMs as found, by node name; absent when a node has no VM. */
   vms: Record<string, PveVmSummary | undefined>
 }
@@ -25,11 +23,6 @@ export interface VmOpsFacts {
 export type VmOpsContext = RunContext<VmOpsFacts, VmOpsParams>
 
 export const initialFacts = (): VmOpsFacts => ({nodes: [], vms: {}})
-
-export function pveOf(ctx: VmOpsContext): Pve {
-  if (!ctx.facts.pve) throw new Error('the Proxmox connection is missing: the gather-facts step did not run')
-  return ctx.facts.pve
-}
 
 export function nodeOf(ctx: VmOpsContext, name: string | undefined): NodeConfig & {pveNode: string} {
   const node = ctx.facts.nodes.find((n) => n.name === name)
@@ -54,16 +47,12 @@ export function gatherVms(options: {requireNames?: boolean; requireVm?: boolean}
     id: 'gather-facts',
     title: 'Gather facts',
     async run(ctx) {
-      const loaded = ctx.config!
-      const {config} = loaded
+      const {config} = ctx.config
       const selected = selectNodes(config, ctx.params.nodes)
       if (options.requireNames && !ctx.params.nodes?.length) throw new UsageError('name the node(s)', {hint: `its nodes: ${config.nodes.map((n) => n.name).join(', ')}`})
       ctx.facts.nodes = selected.map((n) => ({...n, pveNode: pveNodeOf(config, n) ?? ''}))
 
-      const {pveFromConfig} = await import('../../proxmox/from-config.js')
-      const pve = await pveFromConfig(loaded, {log: (line) => ctx.log(line), signal: ctx.signal, warn: (line) => ctx.log(`WARNING: ${line}`)})
-      ctx.onClose(() => pve.close())
-      ctx.facts.pve = pve
+      const pve = await ctx.pve()
       const vms = await pve.vms()
       for (const node of ctx.facts.nodes) {
         const vm = vms.find((v) => v.vmid === node.vmid)

@@ -1,7 +1,7 @@
 /** Check the VM's address: the guest reports the IP kp.yaml gives it, so SSH reaches the right machine. */
 import type {Step} from '../../engine/types.js'
 import {ExitCode, KpError} from '../../errors.js'
-import {type SeedFacts, type SeedParams, nodeOf, pveOf} from './facts.js'
+import {type SeedFacts, type SeedParams, nodeOf} from './facts.js'
 
 export const checkAddress: Step<SeedFacts, SeedParams> = {
   concurrency: 8,
@@ -11,7 +11,8 @@ export const checkAddress: Step<SeedFacts, SeedParams> = {
   plan: (ctx) => [`check that VM ${nodeOf(ctx, ctx.target).vmid} has ${nodeOf(ctx, ctx.target).ip}`],
   async run(ctx) {
     const node = nodeOf(ctx, ctx.target)
-    const interfaces = await pveOf(ctx).agentInterfaces(node.pveNode, node.vmid)
+    const pve = await ctx.pve()
+    const interfaces = await pve.agentInterfaces(node.pveNode, node.vmid)
     const addresses = interfaces.filter((i) => i.name !== 'lo').flatMap((i) => (i['ip-addresses'] ?? []).filter((a) => a['ip-address-type'] === 'ipv4').map((a) => a['ip-address']))
     if (!addresses.includes(node.ip)) {
       throw new KpError('proxmox', ExitCode.stepFailed, `VM ${node.vmid} (${node.name}) has ${addresses.join(', ') || 'no IPv4 address'}, but kp.yaml gives it ${node.ip}`, {

@@ -1,12 +1,12 @@
 /** Clone the template: one VM per node, clones of one template one at a time (Proxmox locks the template). */
-import type {Step} from '../../engine/types.js'
+import type {RunContext, Step} from '../../engine/types.js'
 import {ExitCode, KpError} from '../../errors.js'
 import {vmDescription} from '../../vm/desired.js'
-import {type SeedFacts, type SeedParams, nodeOf, pveOf} from './facts.js'
+import {type SeedFacts, type SeedParams, nodeOf} from './facts.js'
 
-/** Serialises clones per template and storage: parallel clones hit Proxmox's lock timeouts. */
-const queues = new Map<string, Promise<unknown>>()
-function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+/** Serialises the run's clones per template and storage: parallel clones hit Proxmox's lock timeouts. */
+function serialised<T>(ctx: Pick<RunContext, 'memo'>, key: string, fn: () => Promise<T>): Promise<T> {
+  const queues = ctx.memo('clone-queues', () => new Map<string, Promise<unknown>>())
   const previous = queues.get(key) ?? Promise.resolve()
   const next = previous.catch(() => undefined).then(fn)
   queues.set(key, next)
@@ -23,7 +23,7 @@ export const cloneTemplate: Step<SeedFacts, SeedParams> = {
     if (!existing) return false
     if (existing.lock === 'clone' && !ctx.dryRun) {
       // An interrupted run's clone may still be copying: wait for it rather than cloning again.
-      const pve = pveOf(ctx)
+      const pve = await ctx.pve()
       const running = (await pve.runningTasks(ctx.facts.template.node)).find((t) => t.type === 'qmclone')
       if (running) {
         ctx.log(`VM ${existing.vmid} is still being cloned (${running.upid}); waiting for that clone`)
@@ -40,17 +40,18 @@ export const cloneTemplate: Step<SeedFacts, SeedParams> = {
   },
   plan(ctx) {
     const node = nodeOf(ctx, ctx.target)
-    const proxmox = ctx.config!.config.proxmox!
+    const proxmox = ctx.config.config.proxmox!
     return [`clone template ${proxmox.templateVmid} to VM ${node.vmid} "${node.name}" on ${node.pveNode} (${proxmox.fullClone ? `full clone on ${proxmox.storage}` : 'linked clone'})`]
   },
   async run(ctx) {
     const node = nodeOf(ctx, ctx.target)
-    const proxmox = ctx.config!.config.proxmox!
+    const proxmox = ctx.config.config.proxmox!
     const {template} = ctx.facts
     const [description] = this.plan!(ctx) as string[]
-    await serialised(`${template.node}/${template.vmid}/${proxmox.storage}`, () =>
+    const pve = await ctx.pve()
+    await serialised(ctx, `${template.node}/${template.vmid}/${proxmox.storage}`, () =>
       ctx.mutate(description!, () =>
-        pveOf(ctx).clone(template.node, template.vmid, {
+        pve.clone(template.node, template.vmid, {
           description: vmDescription(ctx.facts.cluster, node),
           full: proxmox.fullClone,
           name: node.name,

@@ -1,13 +1,13 @@
 /** Configure the VM: CPU, memory, network, cloud-init, guest agent, tags; only the keys that differ. */
 import type {Step} from '../../engine/types.js'
 import {configDrift, desiredVm, fixParams, NEEDS_REBOOT} from '../../vm/desired.js'
-import {type SeedContext, type SeedFacts, type SeedParams, nodeOf, pveOf} from './facts.js'
+import {type SeedContext, type SeedFacts, type SeedParams, nodeOf} from './facts.js'
 
 async function driftOf(ctx: SeedContext & {target: string | undefined}) {
   const node = nodeOf(ctx, ctx.target)
-  const want = desiredVm(ctx.config!.config, node, ctx.facts.sshKeys).config
+  const want = desiredVm(ctx.config.config, node, ctx.facts.sshKeys).config
   // Read fresh: the VM may have been cloned a moment ago. In a dry run a VM still to be cloned has none.
-  const have = ctx.dryRun && !ctx.facts.vms[node.name]?.summary ? {} : await pveOf(ctx).vmConfig(node.pveNode, node.vmid)
+  const have = ctx.dryRun && !ctx.facts.vms[node.name]?.summary ? {} : await (await ctx.pve()).vmConfig(node.pveNode, node.vmid)
   return {drift: configDrift(want, have), have, node, want}
 }
 
@@ -28,6 +28,7 @@ export const configureVm: Step<SeedFacts, SeedParams> = {
   async run(ctx) {
     const {drift, have, node, want} = await driftOf(ctx)
     const keys = drift.map((d) => d.key)
-    await ctx.mutate(`set ${keys.join(', ')}`, () => pveOf(ctx).setConfig(node.pveNode, node.vmid, fixParams(want, have, drift), {digest: have.digest}))
+    const pve = await ctx.pve()
+    await ctx.mutate(`set ${keys.join(', ')}`, () => pve.setConfig(node.pveNode, node.vmid, fixParams(want, have, drift), {digest: have.digest}))
   },
 }

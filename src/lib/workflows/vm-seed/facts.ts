@@ -6,23 +6,23 @@ import type {NodeConfig} from '../../config/schema.js'
 import type {RunContext, Step} from '../../engine/types.js'
 import {RefusedError, UsageError} from '../../errors.js'
 import {knownHostsPath} from '../../known-hosts.js'
-import type {Pve, PveVmConfig, PveVmSummary} from '../../proxmox/types.js'
+import type {PveVmConfig, PveVmSummary} from '../../proxmox/types.js'
 import {isOwnedBy, ownerTag} from '../../vm/desired.js'
 
 export interface SeedParams extends Record<string, unknown> {
   /** Node names to seed; all when empty. */
   nodes?: string[] | string
-  /** Reboot running VMs whose changes need a boot (confirmed by the command). */
+  /** Reboot running VMs whose changes need a boot (the workflow asks first, on every attempt). */
   reboot?: boolean | string
 }
 
+/** What the vm-seed steps need of a workflow's facts (bootstrap's facts have them too). */
 export interface SeedFacts {
   cluster: string
   /** Nodes cloned by this run: their host keys may replace an older pin. */
   created: string[]
   knownHosts: string
   nodes: NodeConfig[]
-  pve?: Pve
   /** Keys that need a reboot of a running VM, per node. */
   rebootPending: Record<string, string[]>
   sshKeys: string[]
@@ -36,15 +36,10 @@ export function initialFacts(): SeedFacts {
   return {cluster: '', created: [], knownHosts: '', nodes: [], rebootPending: {}, sshKeys: [], template: {node: '', vmid: 0}, vms: {}}
 }
 
-export function pveOf(ctx: SeedContext): Pve {
-  if (!ctx.facts.pve) throw new Error('the Proxmox connection is missing: the gather-facts step did not run')
-  return ctx.facts.pve
-}
-
 export function nodeOf(ctx: SeedContext, name: string | undefined): NodeConfig & {pveNode: string} {
   const node = ctx.facts.nodes.find((n) => n.name === name)
   if (!node) throw new Error(`no node ${name ?? '(none)'} in this run`)
-  return {...node, pveNode: node.pveNode ?? ctx.config!.config.proxmox!.node}
+  return {...node, pveNode: node.pveNode ?? ctx.config.config.proxmox!.node}
 }
 
 function readSshKeys(identityFile: string | undefined): string[] {
@@ -64,19 +59,16 @@ export const gatherFacts: Step<SeedFacts, SeedParams> = {
   title: 'Gather facts',
   async run(ctx) {
     const loaded = ctx.config
-    if (!loaded?.config.proxmox) throw new UsageError(`${loaded?.path ?? 'kp.yaml'} has no proxmox section, so kp cannot manage the VMs`, {hint: 'add proxmox: (see docs/configuration.md), or create the VMs yourself'})
+    if (!loaded.config.proxmox) throw new UsageError(`${loaded.path} has no proxmox section, so kp cannot manage the VMs`, {hint: 'add proxmox: (see docs/configuration.md), or create the VMs yourself'})
     const {config} = loaded
     const proxmox = config.proxmox!
     const f = ctx.facts
     f.cluster = config.cluster.name
     f.nodes = selectNodes(config, ctx.params.nodes)
     f.sshKeys = readSshKeys(config.ssh.identityFile)
-    f.knownHosts = knownHostsPath(config.ssh.knownHostsFile, ctx.stateDir ?? '.')
+    f.knownHosts = knownHostsPath(config.ssh.knownHostsFile, ctx.stateDir)
 
-    const {pveFromConfig} = await import('../../proxmox/from-config.js')
-    const pve = await pveFromConfig(loaded, {log: (line) => ctx.log(line), signal: ctx.signal, warn: (line) => ctx.log(`WARNING: ${line}`)})
-    ctx.onClose(() => pve.close())
-    f.pve = pve
+    const pve = await ctx.pve()
     const version = await pve.version()
     ctx.log(`Proxmox VE ${version.version} at ${proxmox.endpoint}`)
 

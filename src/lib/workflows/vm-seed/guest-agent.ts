@@ -3,7 +3,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Step} from '../../engine/types.js'
 import {ExitCode, KpError} from '../../errors.js'
-import {type SeedFacts, type SeedParams, nodeOf, pveOf} from './facts.js'
+import {type SeedFacts, type SeedParams, nodeOf} from './facts.js'
 
 export const AGENT_TIMEOUT_MS = 5 * 60_000
 
@@ -17,8 +17,9 @@ export const waitForAgent: Step<SeedFacts, SeedParams> = {
     const node = nodeOf(ctx, ctx.target)
     const timeoutMs = Number(ctx.params.agentTimeoutMs ?? AGENT_TIMEOUT_MS)
     const deadline = Date.now() + timeoutMs
+    const pve = await ctx.pve()
     for (let delay = 500; ; delay = Math.min(delay * 2, 5000)) {
-      if (await pveOf(ctx).agentPing(node.pveNode, node.vmid)) return
+      if (await pve.agentPing(node.pveNode, node.vmid)) return
       if (Date.now() + delay > deadline) break
       await sleep(delay, undefined, {signal: ctx.signal})
     }

@@ -5,16 +5,16 @@
 import type {Step} from '../../engine/types.js'
 import {ExitCode, KpError} from '../../errors.js'
 import {parsePublicKey, pinHostKey, pinnedFor} from '../../known-hosts.js'
-import {type SeedContext, type SeedFacts, type SeedParams, nodeOf, pveOf} from './facts.js'
+import {type SeedContext, type SeedFacts, type SeedParams, nodeOf} from './facts.js'
 
 const HOST_KEY = '/etc/ssh/ssh_host_ed25519_key.pub'
 
 async function hostKey(ctx: SeedContext & {target: string | undefined}) {
   const node = nodeOf(ctx, ctx.target)
-  const text = await pveOf(ctx).agentFileRead(node.pveNode, node.vmid, HOST_KEY)
+  const text = await (await ctx.pve()).agentFileRead(node.pveNode, node.vmid, HOST_KEY)
   const key = parsePublicKey(text)
   if (!key) throw new KpError('proxmox', ExitCode.stepFailed, `VM ${node.vmid} has no usable ${HOST_KEY}`, {hint: 'check that openssh-server is installed in the template and generated its keys at first boot'})
-  return {key, node, port: ctx.config!.config.ssh.port}
+  return {key, node, port: ctx.config.config.ssh.port}
 }
 
 export const pinSshHostKey: Step<SeedFacts, SeedParams> = {

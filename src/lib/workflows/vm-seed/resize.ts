@@ -2,12 +2,12 @@
 import type {Step} from '../../engine/types.js'
 import {ExitCode, KpError} from '../../errors.js'
 import {bootDisk} from '../../vm/desired.js'
-import {type SeedContext, type SeedFacts, type SeedParams, nodeOf, pveOf} from './facts.js'
+import {type SeedContext, type SeedFacts, type SeedParams, nodeOf} from './facts.js'
 
 async function diskOf(ctx: SeedContext & {target: string | undefined}) {
   const node = nodeOf(ctx, ctx.target)
   if (ctx.dryRun && !ctx.facts.vms[node.name]?.summary) return {disk: undefined, node}
-  const config = await pveOf(ctx).vmConfig(node.pveNode, node.vmid)
+  const config = await (await ctx.pve()).vmConfig(node.pveNode, node.vmid)
   return {disk: bootDisk(config), node}
 }
 
@@ -29,6 +29,7 @@ export const resizeDisk: Step<SeedFacts, SeedParams> = {
   async run(ctx) {
     const {disk, node} = await diskOf(ctx)
     if (!disk) throw new KpError('proxmox', ExitCode.stepFailed, `VM ${node.vmid} has no boot disk (scsi0, virtio0, sata0 or ide0)`, {hint: "check the template's hardware in Proxmox"})
-    await ctx.mutate(`grow ${disk.key} to ${node.diskGiB} GiB`, () => pveOf(ctx).resize(node.pveNode, node.vmid, disk.key, `${node.diskGiB}G`))
+    const pve = await ctx.pve()
+    await ctx.mutate(`grow ${disk.key} to ${node.diskGiB} GiB`, () => pve.resize(node.pveNode, node.vmid, disk.key, `${node.diskGiB}G`))
   },
 }

@@ -12,7 +12,7 @@ export const waitForSshStep: Step<SeedFacts, SeedParams> = {
   plan: (ctx) => [`wait until SSH answers on ${nodeOf(ctx, ctx.target).ip}`],
   async run(ctx) {
     const node = nodeOf(ctx, ctx.target)
-    const port = ctx.config!.config.ssh.port
+    const port = ctx.config.config.ssh.port
     const banner = await waitForSsh(node.ip, port, Number(ctx.params.sshTimeoutMs ?? 120_000), ctx.signal)
     if (!banner) {
       throw new KpError('ssh', ExitCode.stepFailed, `nothing answers SSH on ${node.ip}:${port} (${node.name})`, {

@@ -1,10 +1,7 @@
 /** vm-destroy: delete one node's VM (kp-managed only) and forget its pinned host key. */
-import path from 'node:path'
-
 import type {Step, Workflow} from '../../engine/types.js'
 import {forgetHost, knownHostsPath, pinnedFor} from '../../known-hosts.js'
-import {packageRoot} from '../../package-root.js'
-import {gatherVms, initialFacts, nodeOf, pveOf, requireIdle, targets, type VmOpsFacts, type VmOpsParams} from './facts.js'
+import {gatherVms, initialFacts, nodeOf, requireIdle, targets, type VmOpsFacts, type VmOpsParams} from './facts.js'
 
 const destroyVm: Step<VmOpsFacts, VmOpsParams> = {
   destructive: true,
@@ -13,7 +10,7 @@ const destroyVm: Step<VmOpsFacts, VmOpsParams> = {
   targets,
   async check(ctx) {
     const node = nodeOf(ctx, ctx.target)
-    const exists = (await pveOf(ctx).vms()).some((vm) => vm.vmid === node.vmid)
+    const exists = (await (await ctx.pve()).vms()).some((vm) => vm.vmid === node.vmid)
     return exists ? false : `VM ${node.vmid} does not exist`
   },
   plan(ctx) {
@@ -22,7 +19,7 @@ const destroyVm: Step<VmOpsFacts, VmOpsParams> = {
   },
   async run(ctx) {
     const node = nodeOf(ctx, ctx.target)
-    const pve = pveOf(ctx)
+    const pve = await ctx.pve()
     const vm = ctx.facts.vms[node.name]
     if (vm) requireIdle(vm, 'destroy it')
     if ((await pve.status(node.pveNode, node.vmid)).status === 'running') await ctx.mutate(`stop VM ${node.vmid}`, () => pve.stop(node.pveNode, node.vmid))
@@ -36,23 +33,22 @@ const forgetHostKey: Step<VmOpsFacts, VmOpsParams> = {
   targets,
   check(ctx) {
     const node = nodeOf(ctx, ctx.target)
-    return pinnedFor(knownHostsFile(ctx), node.ip, ctx.config!.config.ssh.port).length === 0 ? 'no key pinned' : false
+    return pinnedFor(knownHostsFile(ctx), node.ip, ctx.config.config.ssh.port).length === 0 ? 'no key pinned' : false
   },
   plan: (ctx) => [`remove the pinned host key of ${nodeOf(ctx, ctx.target).ip} from ${knownHostsFile(ctx)}`],
   async run(ctx) {
     const node = nodeOf(ctx, ctx.target)
-    await ctx.mutate(`forget host key of ${node.ip}`, () => forgetHost(knownHostsFile(ctx), node.ip, ctx.config!.config.ssh.port))
+    await ctx.mutate(`forget host key of ${node.ip}`, () => forgetHost(knownHostsFile(ctx), node.ip, ctx.config.config.ssh.port))
   },
 }
 
 function knownHostsFile(ctx: Parameters<NonNullable<Step<VmOpsFacts, VmOpsParams>['check']>>[0]): string {
-  return knownHostsPath(ctx.config!.config.ssh.knownHostsFile, ctx.stateDir ?? '.')
+  return knownHostsPath(ctx.config.config.ssh.knownHostsFile, ctx.stateDir)
 }
 
 export const vmDestroy: Workflow<VmOpsFacts, VmOpsParams> = {
   initialFacts,
   name: 'vm-destroy',
-  runbookFile: path.join(packageRoot(), 'runbooks', 'vm-destroy.md'),
   secrets: true,
   steps: [gatherVms({requireNames: true}), destroyVm, forgetHostKey],
   title: 'Destroy a VM',

@@ -3,12 +3,9 @@
  * kp shuts it down gracefully first and starts it again afterwards if it was running. One step per
  * VM, so a resumed run knows (from the unit's pre-state) whether to start it again.
  */
-import path from 'node:path'
-
 import type {Step, Workflow} from '../../engine/types.js'
 import {UsageError} from '../../errors.js'
-import {packageRoot} from '../../package-root.js'
-import {gatherVms, initialFacts, nodeOf, pveOf, requireIdle, targets, type VmOpsFacts, type VmOpsParams} from './facts.js'
+import {gatherVms, initialFacts, nodeOf, requireIdle, targets, type VmOpsFacts, type VmOpsParams} from './facts.js'
 
 const SHUTDOWN_TIMEOUT_S = 120
 
@@ -18,8 +15,9 @@ const checkSnapshot: Step<VmOpsFacts, VmOpsParams> = {
   title: 'Check the snapshot exists',
   async run(ctx) {
     const missing: string[] = []
+    const pve = await ctx.pve()
     for (const node of ctx.facts.nodes) {
-      const snapshots = await pveOf(ctx).snapshots(node.pveNode, node.vmid)
+      const snapshots = await pve.snapshots(node.pveNode, node.vmid)
       if (!snapshots.some((s) => s.name === ctx.params.snapshot)) missing.push(`${node.name} (VM ${node.vmid})`)
     }
 
@@ -44,7 +42,7 @@ const rollBack: Step<VmOpsFacts, VmOpsParams> = {
   },
   async run(ctx) {
     const node = nodeOf(ctx, ctx.target)
-    const pve = pveOf(ctx)
+    const pve = await ctx.pve()
     const name = String(ctx.params.snapshot)
     requireIdle(ctx.facts.vms[node.name]!, 'roll it back')
     // Kept from the first attempt: a resumed run still knows the VM was running before kp stopped it.
@@ -62,7 +60,6 @@ const rollBack: Step<VmOpsFacts, VmOpsParams> = {
 export const vmRollback: Workflow<VmOpsFacts, VmOpsParams> = {
   initialFacts,
   name: 'vm-rollback',
-  runbookFile: path.join(packageRoot(), 'runbooks', 'vm-rollback.md'),
   secrets: true,
   steps: [gatherVms({requireVm: true}), checkSnapshot, rollBack],
   title: 'Roll the VMs back',

@@ -1,9 +1,6 @@
 /** vm-snapshot: a named Proxmox snapshot of the nodes' VMs (disk only), e.g. before maintenance. */
-import path from 'node:path'
-
 import type {Step, Workflow} from '../../engine/types.js'
-import {packageRoot} from '../../package-root.js'
-import {gatherVms, initialFacts, nodeOf, pveOf, requireIdle, targets, type VmOpsFacts, type VmOpsParams} from './facts.js'
+import {gatherVms, initialFacts, nodeOf, requireIdle, targets, type VmOpsFacts, type VmOpsParams} from './facts.js'
 
 const takeSnapshot: Step<VmOpsFacts, VmOpsParams> = {
   concurrency: 4,
@@ -12,7 +9,7 @@ const takeSnapshot: Step<VmOpsFacts, VmOpsParams> = {
   targets,
   async check(ctx) {
     const node = nodeOf(ctx, ctx.target)
-    const snapshots = await pveOf(ctx).snapshots(node.pveNode, node.vmid)
+    const snapshots = await (await ctx.pve()).snapshots(node.pveNode, node.vmid)
     return snapshots.some((s) => s.name === ctx.params.snapshot) ? `snapshot ${String(ctx.params.snapshot)} exists` : false
   },
   plan: (ctx) => [`snapshot VM ${nodeOf(ctx, ctx.target).vmid} as ${String(ctx.params.snapshot)}`],
@@ -20,14 +17,14 @@ const takeSnapshot: Step<VmOpsFacts, VmOpsParams> = {
     const node = nodeOf(ctx, ctx.target)
     requireIdle(ctx.facts.vms[node.name]!, 'take a snapshot')
     const name = String(ctx.params.snapshot)
-    await ctx.mutate(`snapshot VM ${node.vmid} as ${name}`, () => pveOf(ctx).snapshot(node.pveNode, node.vmid, name, `kp vm snapshot ${name}`))
+    const pve = await ctx.pve()
+    await ctx.mutate(`snapshot VM ${node.vmid} as ${name}`, () => pve.snapshot(node.pveNode, node.vmid, name, `kp vm snapshot ${name}`))
   },
 }
 
 export const vmSnapshot: Workflow<VmOpsFacts, VmOpsParams> = {
   initialFacts,
   name: 'vm-snapshot',
-  runbookFile: path.join(packageRoot(), 'runbooks', 'vm-snapshot.md'),
   secrets: true,
   steps: [gatherVms({requireVm: true}), takeSnapshot],
   title: 'Snapshot the VMs',
