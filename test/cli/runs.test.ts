@@ -5,25 +5,8 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import type {Journal} from '../../src/lib/engine/journal.js'
-import {parseEnvelope, repoRoot, runKp, tempDir} from '../helpers/cli.js'
-import {writeTestConfig} from '../helpers/config.js'
-
-const FIXTURE = path.join(repoRoot, 'test', 'fixtures', 'workflows', 'fake.js')
-
-interface World {
-  config: string
-  dir: string
-  env: NodeJS.ProcessEnv
-  stateDir: string
-}
-
-function world(): World {
-  const dir = tempDir()
-  const stateDir = path.join(dir, 'state')
-  return {config: writeTestConfig(dir), dir, env: {KP_EXTRA_WORKFLOWS: FIXTURE, KP_STATE_DIR: stateDir}, stateDir}
-}
-
-const kp = (w: World, args: string[]) => runKp([...args, '-c', w.config], {env: w.env})
+import {parseEnvelope} from '../helpers/cli.js'
+import {kp, world, type World} from '../helpers/fake-world.js'
 
 /** A pid that certainly belonged to a process that has exited. */
 function deadPid(): number {
