@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../lib/base-command.js'
-import {findRun, isResumable, effectiveStatus, listJournals, type Journal} from '../lib/engine/journal.js'
+import {findRun, isResumable, effectiveStatus, newestResumable} from '../lib/engine/journal.js'
 import {launch} from '../lib/engine/launch.js'
 import type {Plan} from '../lib/engine/plan.js'
 import {describeRun} from '../lib/engine/report.js'
@@ -53,8 +53,4 @@ Units that finished are skipped; every other unit runs again, beginning with its
     if (!('dryRun' in result)) this.log(describeRun(result))
     return result
   }
-}
-
-function newestResumable(stateDir: string): Journal | undefined {
-  return listJournals(stateDir).find((j) => isResumable(j))
 }

@@ -3,8 +3,10 @@
  * (`ssh -o UserKnownHostsFile=…`). Seeding pins keys read through the Proxmox guest agent; the SSH
  * adapter checks against the same file.
  */
-import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import path from 'node:path'
+
+import {writeFileAtomicSync} from './atomic-write.js'
 
 export interface PinnedKey {
   host: string
@@ -68,10 +70,7 @@ export function pinHostKey(file: string, host: string, type: string, key: string
     return !(hosts?.split(',').includes(name) && t === type)
   })
   kept.push(`${name} ${type} ${key}`)
-  mkdirSync(path.dirname(file), {mode: 0o700, recursive: true})
-  const tmp = `${file}.tmp-${process.pid}`
-  writeFileSync(tmp, `${kept.join('\n')}\n`, {mode: 0o600})
-  renameSync(tmp, file)
+  writeFileAtomicSync(file, `${kept.join('\n')}\n`, {dirMode: 0o700, mode: 0o600})
 }
 
 /** Removes every key pinned for a host (its VM was destroyed). */
@@ -85,7 +84,5 @@ export function forgetHost(file: string, host: string, port = 22): void {
   }
 
   const kept = lines.filter((line) => !line.trim().split(/\s+/)[0]?.split(',').includes(name))
-  const tmp = `${file}.tmp-${process.pid}`
-  writeFileSync(tmp, kept.length > 0 ? `${kept.join('\n')}\n` : '', {mode: 0o600})
-  renameSync(tmp, file)
+  writeFileAtomicSync(file, kept.length > 0 ? `${kept.join('\n')}\n` : '', {mode: 0o600})
 }

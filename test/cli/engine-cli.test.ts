@@ -3,28 +3,10 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import type {Journal} from '../../src/lib/engine/journal.js'
-import {parseEnvelope, repoRoot, runKp, spawnKp, tempDir} from '../helpers/cli.js'
-import {writeTestConfig} from '../helpers/config.js'
+import {parseEnvelope, runKp, spawnKp} from '../helpers/cli.js'
+import {kp, world, type World} from '../helpers/fake-world.js'
 
-const FIXTURE = path.join(repoRoot, 'test', 'fixtures', 'workflows', 'fake.js')
 const UNITS = [1, 2, 3, 4, 5].flatMap((n) => ['a', 'b', 'c'].map((t) => `step-${n}@${t}`))
-
-interface World {
-  config: string
-  dir: string
-  env: NodeJS.ProcessEnv
-  stateDir: string
-}
-
-function world(): World {
-  const dir = tempDir()
-  const stateDir = path.join(dir, 'state')
-  return {config: writeTestConfig(dir), dir, env: {KP_EXTRA_WORKFLOWS: FIXTURE, KP_STATE_DIR: stateDir}, stateDir}
-}
-
-function kp(w: World, args: string[]) {
-  return runKp([...args, '-c', w.config], {env: w.env})
-}
 
 function startFake(w: World, ...params: string[]) {
   return spawnKp(['run', 'fake', '-c', w.config, '--param', `dir=${w.dir}`, ...params.flatMap((p) => ['--param', p])], {env: w.env})

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/base-command.js'
-import {effectiveStatus, findRun, type Journal, logFile} from '../../lib/engine/journal.js'
+import {effectiveStatus, findRun, type Journal, listJournals, logFile, supersededRuns} from '../../lib/engine/journal.js'
 
 export default class RunsShow extends BaseCommand<typeof RunsShow> {
   static args = {
@@ -11,7 +11,7 @@ export default class RunsShow extends BaseCommand<typeof RunsShow> {
   static description = 'Show one run: every step and target, its status, timings, errors and recorded pre-state.'
   static examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> 20261123-0915 --json']
 
-  async run(): Promise<Journal & {effectiveStatus: string; logFile: string}> {
+  async run(): Promise<Journal & {effectiveStatus: string; logFile: string; supersededBy?: string}> {
     const {args} = await this.parse(RunsShow)
     const journal = findRun(this.stateDir, args.run)
     const status = effectiveStatus(journal)
@@ -29,8 +29,10 @@ export default class RunsShow extends BaseCommand<typeof RunsShow> {
     }
 
     if (journal.error) this.log(`\nError: ${journal.error.message}`)
-    if (['crashed', 'failed', 'interrupted'].includes(status)) this.log(`\nFinish it with "kp resume ${journal.runId}".`)
+    const supersededBy = supersededRuns(listJournals(this.stateDir)).get(journal.runId)
+    if (supersededBy) this.log(`\nSuperseded by ${supersededBy}, a later ${journal.workflow} with the same parameters that finished; nothing to resume.`)
+    else if (['crashed', 'failed', 'interrupted'].includes(status)) this.log(`\nFinish it with "kp resume ${journal.runId}".`)
     this.log(`Log: ${logFile(this.stateDir, journal.runId)}`)
-    return {...journal, effectiveStatus: status, logFile: logFile(this.stateDir, journal.runId)}
+    return {...journal, effectiveStatus: status, logFile: logFile(this.stateDir, journal.runId), ...(supersededBy ? {supersededBy} : {})}
   }
 }

@@ -5,6 +5,7 @@ import {BaseCommand} from '../../lib/base-command.js'
 import {assertCanConfirm, confirm} from '../../lib/engine/confirm.js'
 import {describeHolder, holderIsDead, type LockHolder, readLock, removeLock} from '../../lib/engine/lock.js'
 import {RefusedError} from '../../lib/errors.js'
+import {checkClusterName} from '../../lib/paths.js'
 
 export default class RunsUnlock extends BaseCommand<typeof RunsUnlock> {
   static description = `Clear a cluster's run lock left by a run that is gone.
@@ -17,7 +18,7 @@ Refuses while the holder is still running on this machine. A run that crashed ca
   }
 
   async run(): Promise<{cluster: string; holder?: LockHolder; unlocked: boolean}> {
-    const cluster = this.flags.cluster ?? (await this.clusterFromConfig())
+    const cluster = this.flags.cluster === undefined ? await this.clusterFromConfig() : checkClusterName(this.flags.cluster, '--cluster')
     const holder = readLock(this.stateDir, cluster)
     if (!holder) {
       this.log(`Cluster "${cluster}" is not locked.`)
@@ -37,7 +38,7 @@ Refuses while the holder is still running on this machine. A run that crashed ca
       throw new RefusedError('Cancelled; the lock is still in place.')
     }
 
-    removeLock(this.stateDir, cluster)
+    removeLock(this.stateDir, cluster, holder)
     this.log(`Unlocked. "kp runs show ${holder.runId}" shows where that run stopped.`)
     return {cluster, holder, unlocked: true}
   }

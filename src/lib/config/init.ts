@@ -225,7 +225,7 @@ export interface InitResult {
 
 /** Write kp.yaml and kp.schema.json next to it (the modeline points there). */
 export async function writeInitFiles(output: string, config: KpConfigInput, options: {dryRun: boolean; force: boolean}): Promise<InitResult> {
-  const {writeFileAtomic} = await import('./write.js')
+  const {writeFileAtomic} = await import('../atomic-write.js')
   const {configJsonSchema} = await import('./json-schema.js')
   const schemaPath = path.join(path.dirname(output), SCHEMA_FILE_NAME)
   const content = renderConfig(config, `./${SCHEMA_FILE_NAME}`)
@@ -238,8 +238,10 @@ export async function writeInitFiles(output: string, config: KpConfigInput, opti
     workers: config.nodes.filter((n) => n.role === 'worker').length,
   }
   if (options.dryRun) return {...result, content, written: false}
+  // 0o777 less the umask for a new folder, as mkdir -p would make it.
+  const folder = {dirMode: 0o777, mode: 0o644}
   // kp.yaml first: if it is refused, nothing was written.
-  await writeFileAtomic(output, content, {overwrite: options.force})
-  await writeFileAtomic(schemaPath, `${JSON.stringify(configJsonSchema(), null, 2)}\n`, {overwrite: true})
+  await writeFileAtomic(output, content, {...folder, existsHint: 'Pass --force to replace it, or --output to write elsewhere.', overwrite: options.force})
+  await writeFileAtomic(schemaPath, `${JSON.stringify(configJsonSchema(), null, 2)}\n`, folder)
   return {...result, written: true}
 }

@@ -1,5 +1,7 @@
 /** The supervisor's status file: how `kp lab up` follows start-up and `kp lab status` finds the lab. */
-import {readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
+
+import {writeFileAtomicSync} from '../../atomic-write.js'
 
 import {pidAlive} from '../host/lock.js'
 
@@ -44,9 +46,7 @@ export function readStatus(file: string): SupervisorStatus | undefined {
 }
 
 export function writeStatus(file: string, status: SupervisorStatus): void {
-  const tmp = `${file}.tmp-${process.pid}`
-  writeFileSync(tmp, `${JSON.stringify(status, null, 2)}\n`)
-  renameSync(tmp, file)
+  writeFileAtomicSync(file, `${JSON.stringify(status, null, 2)}\n`, {flush: false, mode: 0o644})
 }
 
 /** The status of a supervisor that still runs; undefined when none does. */

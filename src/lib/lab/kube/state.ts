@@ -5,8 +5,9 @@
  * and controller tick that changed something, when a state file is given, so a restarted server finds everything as it was.
  */
 import {EventEmitter} from 'node:events'
-import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
-import path from 'node:path'
+import {readFileSync} from 'node:fs'
+
+import {writeFileAtomicSync} from '../../atomic-write.js'
 
 import type {ResourceDef} from './discovery.js'
 import type {KubeObject, Pod} from './types.js'
@@ -141,9 +142,6 @@ export class ObjectStore {
   save(): void {
     this.dirty = false
     if (!this.file) return
-    mkdirSync(path.dirname(this.file), {recursive: true})
-    const tmp = `${this.file}.tmp-${process.pid}`
-    writeFileSync(tmp, `${JSON.stringify(this.state)}\n`, {mode: 0o600})
-    renameSync(tmp, this.file)
+    writeFileAtomicSync(this.file, `${JSON.stringify(this.state)}\n`, {dirMode: 0o777, flush: false, mode: 0o600})
   }
 }

@@ -6,8 +6,10 @@
  * kubeadm-certs Secret). A join proves it holds the secret by hashing what its config file says.
  */
 import {createHash, timingSafeEqual} from 'node:crypto'
-import {existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, readdirSync, rmSync} from 'node:fs'
 import path from 'node:path'
+
+import {writeFileAtomicSync} from '../../atomic-write.js'
 
 import type {LabClusterSpec} from './node-files.js'
 
@@ -119,11 +121,7 @@ export class ClusterStore {
 
   save(record: ClusterRecord): void {
     const dir = this.dir(record.name)
-    mkdirSync(dir, {mode: 0o700, recursive: true})
-    const file = path.join(dir, 'cluster.json')
-    const tmp = `${file}.tmp-${process.pid}`
-    writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, {mode: 0o600})
-    renameSync(tmp, file)
+    writeFileAtomicSync(path.join(dir, 'cluster.json'), `${JSON.stringify(record, null, 2)}\n`, {dirMode: 0o700, flush: false, mode: 0o600})
   }
 
   /** Forget a cluster entirely (its CA, API state and record): a new init starts from scratch. */

@@ -4,8 +4,9 @@
  * a supervisor can restart the API and find everything as it was — including a `lock: clone` left by a
  * clone that a crash interrupted, as on a real host.
  */
-import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
-import path from 'node:path'
+import {readFileSync} from 'node:fs'
+
+import {writeFileAtomicSync} from '../../atomic-write.js'
 
 export interface SnapshotRecord {
   config: Record<string, string>
@@ -135,9 +136,6 @@ export class StateStore {
 
   save(): void {
     if (!this.file || this.frozen) return
-    mkdirSync(path.dirname(this.file), {recursive: true})
-    const tmp = `${this.file}.tmp-${process.pid}`
-    writeFileSync(tmp, `${JSON.stringify(this.state, null, 1)}\n`, {mode: 0o600})
-    renameSync(tmp, this.file)
+    writeFileAtomicSync(this.file, `${JSON.stringify(this.state, null, 1)}\n`, {dirMode: 0o777, flush: false, mode: 0o600})
   }
 }
