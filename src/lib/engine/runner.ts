@@ -71,6 +71,21 @@ export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
     },
   })
 
+  // An exception thrown from an event callback (a socket, a timer) escapes every try/catch and would
+  // kill the process with the lock held and the journal saying "running": fail the run the same way
+  // a step failure does, then go.
+  const crashed = (error: unknown): void => {
+    finish(journal, 'failed', error)
+    log.write('run', `failed: unexpected error: ${errorMessage(error)}`)
+    save()
+    release()
+    process.stderr.write(`Error: ${redact(errorMessage(error))}\nHint: this is a bug in kp (please report it with the run log ${logFile(stateDir, journal.runId)}). ` +
+      `Finish the run with "kp resume ${journal.runId}".\n`)
+    process.exit(ExitCode.stepFailed)
+  }
+
+  process.on('uncaughtException', crashed)
+  process.on('unhandledRejection', crashed)
   try {
     save()
     log.write('run', `${req.resume ? 'resuming' : 'starting'} ${workflow.name} as ${req.command} (run ${journal.runId}, pid ${process.pid})`)
@@ -88,6 +103,8 @@ export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
     log.write('run', `${interrupted ? 'interrupted' : 'failed'}: ${errorMessage(error)}`)
     throw decorate(interrupted ? new InterruptedError('Interrupted.') : error, journal.runId)
   } finally {
+    process.off('uncaughtException', crashed)
+    process.off('unhandledRejection', crashed)
     save()
     release()
     stopListening()
