@@ -66,6 +66,7 @@ describe('kp config validate on broken files', () => {
     expect(envelope.error).toMatchObject({exitCode: 2, kind: 'config'})
     expect(envelope.error?.message).toContain(expected.key ? `${expected.key}: ` : expected.text)
     expect(envelope.error?.hint).toContain('kp config schema')
+    expect(stdout).not.toContain('stdout-must-not-2-leak')
   })
 
   it('explains a missing file', async () => {

@@ -26,8 +26,8 @@ const PLAYBOOK_STEPS: PlaybookStep[] = [
   {args: (ctx) => [pauseImage(version(ctx))], id: 'containerd', script: 'containerd', title: 'Install and configure containerd'},
   {
     args(ctx) {
-      const {keyUrl, repoUrl} = kubernetesAptRepo(ctx.config!.config, version(ctx))
-      return [repoUrl, keyUrl]
+      const {keyFingerprint, keyUrl, repoUrl} = kubernetesAptRepo(ctx.config!.config, version(ctx))
+      return [repoUrl, keyUrl, ...(keyFingerprint ? [keyFingerprint] : [])]
     },
     id: 'kubernetes-repo',
     script: 'k8s-repo',
