@@ -88,7 +88,7 @@ describe('kp config validate on broken files', () => {
     writeFileSync(file, `cluster:\n  name: deep\n  cni: ${'{a: '.repeat(5000)}1${'}'.repeat(5000)}\n`)
     const {code, stderr} = await runKp(['config', 'validate', '-c', file])
     expect(code).toBe(2)
-    expect(stderr).toContain(`${file}:3:131: nested too deeply: more than 32 levels (kp.yaml needs 4); is this the right file?`)
+    expect(stderr).toContain(`${file}:3:128: nested too deeply: more than 32 levels (kp.yaml needs 4); is this the right file?`)
     expect(stderr).not.toContain('call stack')
     expect(stderr).not.toMatch(/^ {4}at /m)
   })
