@@ -34,7 +34,7 @@ const filePath = () => z.string().min(1, {error: 'must not be empty'})
  * IPv4 or [IPv6]), port and a plain path. Anything else — a space, a quote, `[trusted=yes]`,
  * `$(…)`, a newline, a query — is refused here rather than by the remote playbook.
  */
-const APT_URL = /^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:\/[A-Za-z0-9._~%:+\/-]*)?$/
+const APT_URL = /^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:\/[A-Za-z0-9._~%:+/-]*)?$/
 const NO_CREDENTIALS = 'must not hold a user name or password (user:password@): kp would print it and write it to every node; use /etc/apt/auth.conf.d on the nodes'
 
 /** user:password@ in a URL, even when the URL does not parse: it must never be accepted, hence printed. */
