@@ -61,7 +61,7 @@ export function gatherVms(options: {requireNames?: boolean; requireVm?: boolean}
       ctx.facts.nodes = selected.map((n) => ({...n, pveNode: pveNodeOf(config, n) ?? ''}))
 
       const {pveFromConfig} = await import('../../proxmox/from-config.js')
-      const pve = await pveFromConfig(loaded, {log: (line) => ctx.log(line), signal: ctx.signal, warn: (line) => ctx.log(`WARNING: ${line}`)})
+      const pve = await pveFromConfig(loaded, {log: (line) => ctx.log(line), signal: ctx.signal})
       ctx.onClose(() => pve.close())
       ctx.facts.pve = pve
       const vms = await pve.vms()

@@ -74,7 +74,7 @@ export const gatherFacts: Step<SeedFacts, SeedParams> = {
     f.knownHosts = knownHostsPath(config.ssh.knownHostsFile, ctx.stateDir ?? '.')
 
     const {pveFromConfig} = await import('../../proxmox/from-config.js')
-    const pve = await pveFromConfig(loaded, {log: (line) => ctx.log(line), signal: ctx.signal, warn: (line) => ctx.log(`WARNING: ${line}`)})
+    const pve = await pveFromConfig(loaded, {log: (line) => ctx.log(line), signal: ctx.signal})
     ctx.onClose(() => pve.close())
     f.pve = pve
     const version = await pve.version()
