@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // npm run demo: bring up the lab, bootstrap a cluster on it with kp, check its health, and say how
-// to go on. Root only (the lab makes namespaces, overlay mounts and a bridge). Sizes:
-// KP_DEMO_NODES (default 3) and KP_DEMO_CONTROL_PLANES (default 1).
+// to go on. The lab needs root (namespaces, overlay mounts, a bridge): run by another user, the demo
+// runs itself again through sudo. Sizes: KP_DEMO_NODES (default 3) and KP_DEMO_CONTROL_PLANES (default 1).
 import {spawnSync} from 'node:child_process'
-import {existsSync} from 'node:fs'
+import {accessSync, constants, existsSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -21,7 +21,32 @@ function kp(args, options = {}) {
   return result
 }
 
-if (process.getuid?.() !== 0) fail('the lab needs root (namespaces, a bridge, overlay mounts): run `sudo npm run demo`', 2)
+/** Whether `name` is an executable on PATH, as the shell's `command -v` would find it. */
+function onPath(name) {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    try {
+      accessSync(path.join(dir || '.', name), constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
+
+if (process.getuid?.() !== 0) {
+  if (!onPath('sudo')) {
+    fail(`the lab needs root (namespaces, a bridge, overlay mounts): you are not root and sudo is not installed.
+  As root (su - or a root login), run: cd ${root} && npm run demo`, 2)
+  }
+
+  // sudo resets the environment and its PATH may not hold this node: name both explicitly.
+  const keep = Object.entries(process.env).filter(([k]) => k.startsWith('KP_DEMO_') || k === 'KP_STATE_DIR').map(([k, v]) => `${k}=${v}`)
+  process.stderr.write('demo: the lab needs root: asking sudo\n')
+  const again = spawnSync('sudo', ['--', 'env', ...keep, process.execPath, fileURLToPath(import.meta.url)], {cwd: root, stdio: 'inherit'})
+  if (again.error) fail(again.error.message)
+  process.exit(again.status ?? 1)
+}
+
 if (!existsSync(path.join(root, 'dist', 'commands', 'bootstrap.js'))) {
   if (spawnSync('npm', ['run', 'build'], {cwd: root, stdio: 'inherit'}).status !== 0) fail('npm run build failed')
 }

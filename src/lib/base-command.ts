@@ -4,13 +4,12 @@ import type {LaunchContext} from './engine/launch.js'
 import {ExitCode, KpError} from './errors.js'
 import {resolveConfigPath, resolveStateDir} from './paths.js'
 import {redact, redactDeep} from './redact.js'
+import {onWarning, warn, warnings} from './warnings.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 
-/** The JSON envelope every command prints with `--json`. */
-export type JsonEnvelope<T> =
-  | {command: string; ok: true; result: T}
-  | {command: string; error: JsonError; ok: false}
+/** The JSON envelope every command prints with `--json`; `warnings` when kp warned (also on stderr). */
+export type JsonEnvelope<T> = ({command: string; ok: true; result: T} | {command: string; error: JsonError; ok: false}) & {warnings?: string[]}
 
 export interface JsonError {
   exitCode: number
@@ -23,7 +22,8 @@ export interface JsonError {
 
 /**
  * Owns the flags every command shares, the JSON envelope, the mapping from typed errors to exit
- * codes, and closing whatever a command opened (connections, locks) however it ends.
+ * codes, the warnings (src/lib/warnings.ts), and closing whatever a command opened (connections,
+ * locks) however it ends.
  */
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static baseFlags = {
@@ -99,6 +99,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   public override async init(): Promise<void> {
+    // stderr, not oclif's warn: that one is silent under --json, and a warning must never be.
+    this.onClose(onWarning((line) => process.stderr.write(`Warning: ${line}\n`)))
     await super.init()
     const {flags} = await this.parse({
       args: this.ctor.args,
@@ -111,16 +113,27 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override toErrorJson(err: unknown): JsonEnvelope<never> & {ok: false} {
-    return {command: (this.id ?? '').replaceAll(':', ' '), error: describeError(err), ok: false}
+    return {command: (this.id ?? '').replaceAll(':', ' '), error: describeError(err), ok: false, ...warningsField()}
   }
 
   protected override toSuccessJson(result: unknown): JsonEnvelope<unknown> {
-    return {command: (this.id ?? '').replaceAll(':', ' '), ok: true, result: redactDeep(result)}
+    return {command: (this.id ?? '').replaceAll(':', ' '), ok: true, result: redactDeep(result), ...warningsField()}
+  }
+
+  /** oclif's warn, through kp's channel: on stderr and in the envelope, with --json too. */
+  public override warn(input: Error | string): Error | string {
+    warn(typeof input === 'string' ? input : input.message)
+    return input
   }
 
   private isVerbose(): boolean {
     return Boolean(this.flags?.verbose) || Boolean(process.env.DEBUG)
   }
+}
+
+function warningsField(): {warnings?: string[]} {
+  const said = warnings()
+  return said.length > 0 ? {warnings: said} : {}
 }
 
 export function describeError(err: unknown): JsonError {

@@ -66,6 +66,7 @@ describe('kp config validate on broken files', () => {
     expect(envelope.error).toMatchObject({exitCode: 2, kind: 'config'})
     expect(envelope.error?.message).toContain(expected.key ? `${expected.key}: ` : expected.text)
     expect(envelope.error?.hint).toContain('kp config schema')
+    expect(stdout).not.toContain('stdout-must-not-2-leak')
   })
 
   it('explains a missing file', async () => {
@@ -80,5 +81,15 @@ describe('kp config validate on broken files', () => {
     const {code, stderr} = await runKp(['config', 'validate'], {env: {KP_CONFIG: file}})
     expect(code).toBe(2)
     expect(stderr).toContain(`${file}: network: required section is missing`)
+  })
+
+  it('says a 5000-deep file is nested too deeply, with the limit, exit 2 and no stack trace', async () => {
+    const file = path.join(tempDir(), 'kp.yaml')
+    writeFileSync(file, `cluster:\n  name: deep\n  cni: ${'{a: '.repeat(5000)}1${'}'.repeat(5000)}\n`)
+    const {code, stderr} = await runKp(['config', 'validate', '-c', file])
+    expect(code).toBe(2)
+    expect(stderr).toContain(`${file}:3:128: nested too deeply: more than 32 levels (kp.yaml needs 4); is this the right file?`)
+    expect(stderr).not.toContain('call stack')
+    expect(stderr).not.toMatch(/^ {4}at /m)
   })
 })

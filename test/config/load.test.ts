@@ -130,6 +130,23 @@ describe('loadConfig', () => {
     expect(line).toMatch(/^kp\.yaml:10:1: network\.dns: YAML syntax error: Flow sequence .* end with a \]$/)
   })
 
+  it.each([
+    ['a flow list', `${'['.repeat(5000)}${']'.repeat(5000)}\n`, 'kp.yaml:1:33'],
+    ['a flow mapping', `${'{a: '.repeat(5000)}1${'}'.repeat(5000)}\n`, 'kp.yaml:1:129'],
+    ['block lists', `cluster:\n  name: x\nnodes:\n  - ${'- '.repeat(5000)}1\n`, 'kp.yaml:4:65'],
+    ['block mappings, one a line', `${Array.from({length: 5000}, (_, i) => `${' '.repeat(i)}a:`).join('\n')} 1\n`, 'kp.yaml:33:34'],
+  ])('says that %s 5000 deep is nested too deeply, at the level past the limit', async (_, text, at) => {
+    const file = write(text)
+    const error = await loadError(file)
+    expect(error.exitCode).toBe(2)
+    expect(lines(error, file)).toEqual([`${at}: nested too deeply: more than 32 levels (kp.yaml needs 4); is this the right file?`])
+  })
+
+  it('reads a file nested 32 levels deep far enough to name the key that is wrong', async () => {
+    const file = write(`${MINIMAL}extra: ${'['.repeat(31)}${']'.repeat(31)}\n`)
+    expect(lines(await loadError(file), file)).toEqual(['kp.yaml:15:1: extra: unknown key'])
+  })
+
   it('keeps the message on one screen: at most 20 problems, then a count', async () => {
     const nodes = Array.from({length: 30}, (_, i) => `  - {name: n${i}, role: worker, vmid: ${300 + i}, ip: 10.9.0.${i + 1}}\n`).join('')
     const file = write(MINIMAL + nodes)

@@ -47,8 +47,9 @@ describe('node helpers', () => {
 
   it('derives the per-minor apt repository and key', () => {
     expect(kubernetesAptRepo(config(), '1.31.4')).toEqual({keyUrl: 'https://pkgs.k8s.io/core:/stable:/v1.31/deb/Release.key', repoUrl: 'https://pkgs.k8s.io/core:/stable:/v1.31/deb/'})
-    const mirror = config({packages: {kubernetesKeyUrl: 'http://10.77.0.1:8080/key.asc', kubernetesRepoBase: 'http://10.77.0.1:8080/k8s/'}})
-    expect(kubernetesAptRepo(mirror, 'v1.32.0')).toEqual({keyUrl: 'http://10.77.0.1:8080/key.asc', repoUrl: 'http://10.77.0.1:8080/k8s/v1.32/deb/'})
+    const fpr = '0123456789ABCDEF0123456789ABCDEF01234567'
+    const mirror = config({packages: {kubernetesKeyFingerprint: fpr.toLowerCase(), kubernetesKeyUrl: 'http://10.77.0.1:8080/key.asc', kubernetesRepoBase: 'http://10.77.0.1:8080/k8s/'}})
+    expect(kubernetesAptRepo(mirror, 'v1.32.0')).toEqual({keyFingerprint: fpr, keyUrl: 'http://10.77.0.1:8080/key.asc', repoUrl: 'http://10.77.0.1:8080/k8s/v1.32/deb/'})
   })
 })
 

@@ -268,6 +268,76 @@ describe('rules across keys', () => {
     expect(problems(data)).toEqual(['ssh.identityFile: no way to log in: set identityFile, or agent: true'])
   })
 
+  describe('the Kubernetes apt repository (its URLs reach an apt sources line and curl on every node)', () => {
+    const FPR = '3F01 618A 5150 1E0B 3B1A  5AC5 40C8 7B3B 7E38 9B2D'
+    const withPackages = (packages: Record<string, unknown>) => ({...base(), packages})
+
+    it('refuses a signing key over plain http unless its fingerprint is pinned', () => {
+      expect(problems(withPackages({kubernetesRepoBase: 'http://mirror.lan/k8s'}))).toEqual([
+        'packages.kubernetesRepoBase: the repository\'s signing key would come over plain http (<kubernetesRepoBase>/v<minor>/deb/Release.key) and be trusted as root on every node: use https, or pin the key with packages.kubernetesKeyFingerprint (gpg --show-keys KEYFILE prints it)',
+      ])
+      expect(problems(withPackages({kubernetesKeyUrl: 'http://mirror.lan/key.asc', kubernetesRepoBase: 'https://mirror.lan/k8s'}))[0]).toMatch(/^packages\.kubernetesKeyUrl: the repository's signing key would come over plain http and/)
+      // An http repository is fine with an https key: apt checks the repository's signatures.
+      expect(problems(withPackages({kubernetesKeyUrl: 'https://mirror.lan/key.asc', kubernetesRepoBase: 'http://mirror.lan/k8s'}))).toEqual([])
+      const pinned = parseConfig(withPackages({kubernetesKeyFingerprint: FPR.toLowerCase(), kubernetesRepoBase: 'http://mirror.lan/k8s'}))
+      expect(pinned.ok && pinned.config.packages.kubernetesKeyFingerprint).toBe('3F01618A51501E0B3B1A5AC540C87B3B7E389B2D')
+    })
+
+    it.each(['3F01618A', 'AB:CD', '3F01618A51501E0B3B1A5AC540C87B3B7E389B2DXX', 'G'.repeat(40)])('refuses the fingerprint %j', (fpr) => {
+      expect(problems(withPackages({kubernetesKeyFingerprint: fpr}))).toEqual([
+        'packages.kubernetesKeyFingerprint: must be the OpenPGP fingerprint of the key: 40 hex digits, as gpg --show-keys prints it',
+      ])
+    })
+
+    it.each([
+      ['a space', 'https://mirror.lan/k8s stable'],
+      ['a quote', 'https://mirror.lan/k8s"'],
+      ["a single quote", "https://mirror.lan/k8s'"],
+      ['apt options', 'https://mirror.lan/[trusted=yes]'],
+      ['a command substitution', 'https://mirror.lan/$(id)'],
+      ['backticks', 'https://mirror.lan/`id`'],
+      ['a newline', 'https://mirror.lan/k8s\ndeb [trusted=yes] http://evil/ /'],
+      ['a query', 'https://mirror.lan/k8s?x=1'],
+      ['a semicolon', 'https://mirror.lan/k8s;reboot'],
+    ])('refuses a repository base with %s', (_, url) => {
+      expect(problems(withPackages({kubernetesRepoBase: url}))).toEqual([
+        'packages.kubernetesRepoBase: must be a plain http(s) URL: host, port and a path of letters, digits and . _ ~ % : + - / (no spaces, quotes, brackets, $, ?, # or newlines): it becomes a line of apt sources on every node',
+      ])
+      expect(problems(withPackages({kubernetesKeyUrl: url}))[0]).toMatch(/^packages\.kubernetesKeyUrl: must be a plain http\(s\) URL/)
+    })
+
+    it('refuses credentials in the URLs, without printing them', () => {
+      const lines = problems(withPackages({kubernetesKeyUrl: 'https://bob:hunter2@mirror.lan/key', kubernetesRepoBase: 'https://bob:hunter2@mirror.lan/k8s'}))
+      expect(lines).toEqual([
+        'packages.kubernetesKeyUrl: must not hold a user name or password (user:password@): kp would print it and write it to every node; use /etc/apt/auth.conf.d on the nodes',
+        'packages.kubernetesRepoBase: must not hold a user name or password (user:password@): kp would print it and write it to every node; use /etc/apt/auth.conf.d on the nodes',
+      ])
+    })
+
+    it.each(['https://pkgs.k8s.io/core:/stable:', 'http://10.77.0.1:8080/core:/stable:/', 'https://[fd00::1]:8443/k8s/', 'https://mirror.lan/k%2Bs/+x~y_z'])('accepts %s', (url) => {
+      expect(problems(withPackages({kubernetesKeyFingerprint: FPR, kubernetesRepoBase: url}))).toEqual([])
+    })
+  })
+
+  it.each(['k8s;$(id)', 'k8s pool', 'k8s\n', ''])('refuses the Proxmox pool %j', (pool) => {
+    expect(problems({...base(), proxmox: proxmox({pool})})).toEqual(['proxmox.pool: must be a Proxmox pool id: letters, digits, ".", "_" and "-" (as pveum pool add accepts)'])
+  })
+
+  it('refuses credentials in the Proxmox endpoint and the CNI manifest URL, without printing them', () => {
+    const data = {...base(), proxmox: proxmox({endpoint: 'https://root:hunter2@pve.lan:8006'})}
+    data.cluster.cni.manifest = 'https://bob:hunter2@example.com/cni.yaml'
+    const lines = problems(data)
+    expect(lines).toEqual([
+      'cluster.cni.manifest: must not hold a user name or password (user:password@): kp prints the URL in plans and logs',
+      'proxmox.endpoint: must not hold a user name or password (user:password@): kp signs in with tokenId and tokenSecret',
+    ])
+    expect(lines.join('\n')).not.toContain('hunter2')
+  })
+
+  it.each(['http://pve.lan:8006', 'pve.lan:8006', 'https://pve lan:8006', 'https://pve.lan:8006/api2/json'])('refuses the Proxmox endpoint %j', (endpoint) => {
+    expect(problems({...base(), proxmox: proxmox({endpoint})})[0]).toMatch(/^proxmox\.endpoint: must be (an https:\/\/ URL like https:\/\/pve\.example\.lan:8006|just scheme, host and port)/)
+  })
+
   it('refuses a pinned fingerprint together with insecureSkipTlsVerify', () => {
     const data = {...base(), proxmox: proxmox({fingerprint: 'AB:'.repeat(31) + 'CD', insecureSkipTlsVerify: true})}
     expect(problems(data)[0]).toMatch(/^proxmox\.insecureSkipTlsVerify: choose one/)

@@ -113,6 +113,17 @@ describe('kp health output', () => {
     expect(r.code).toBe(1)
   })
 
+  it('--check takes a comma list as kubectl does, repeated flags too, each check once', async () => {
+    const r = await lab.report(['--check', 'pdbs,api', '--check', 'nodes', '--check=api'])
+    expect(r.report.checks.map((c) => c.name)).toEqual(['api', 'nodes', 'pdbs'])
+  })
+
+  it('an unknown check in a comma list is a usage error (exit 2) that names it and lists the checks', async () => {
+    const result = await lab.run(['--check', 'api,etdc'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('Expected --check=etdc to be one of: api, etcd, nodes, kube-system, workloads, pdbs, csrs, apiserver-certificate, proxmox')
+  })
+
   it('an unknown check is a usage error (exit 2) that lists the names', async () => {
     const result = await lab.run(['--check', 'etdc'])
     expect(result.code).toBe(2)

@@ -38,15 +38,17 @@ users:
 `
 }
 
+// Servers are addresses, not names: kubectl resolves the current context's server name even for
+// `kubectl config …`, and a test must not send DNS queries off the machine.
 const OTHER = `# the work cluster, hand-written
 apiVersion: v1
 kind: Config
 clusters:
 - cluster:
-    server: https://work.example:6443
+    server: https://127.0.0.2:6443
   name: work
 - cluster:
-    server: https://stale.example:6443
+    server: https://127.0.0.3:6443
   name: kp-testlab
 contexts:
 - context: {cluster: work, user: me, namespace: team}
@@ -141,7 +143,7 @@ describe('kp kubeconfig', () => {
     expect(mode(w.userConfig)).toBe(0o600)
     expect((await kubectl(['config', 'get-contexts', '-o', 'name'])).trim().split('\n').sort()).toEqual(['kp-testlab', 'work'])
     expect((await kubectl(['config', 'current-context'])).trim()).toBe('work')
-    expect(await kubectl(['config', 'view', '-o', 'jsonpath={.clusters[*].cluster.server}'])).toBe('https://10.77.0.11:6443 https://work.example:6443')
+    expect(await kubectl(['config', 'view', '-o', 'jsonpath={.clusters[*].cluster.server}'])).toBe('https://10.77.0.11:6443 https://127.0.0.2:6443')
     expect(await kubectl(['config', 'view', '-o', 'jsonpath={.contexts[?(@.name=="work")].context.namespace}'])).toBe('team')
     const after = readFileSync(w.userConfig, 'utf8')
     expect(after).toContain('# the work cluster, hand-written')

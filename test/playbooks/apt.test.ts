@@ -1,8 +1,8 @@
 /** k8s-repo.sh and k8s-packages.sh: the Kubernetes apt repository and the pinned, held packages. */
-import {chmodSync, statSync} from 'node:fs'
+import {chmodSync, existsSync, readFileSync, statSync} from 'node:fs'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {Sandbox, convergeOnce, expectedGolden} from './harness.js'
+import {Sandbox, convergeOnce, expectedGolden, fixture, stubFingerprint} from './harness.js'
 
 const REPO = 'https://pkgs.k8s.io/core:/stable:/v1.31/deb/'
 const KEY = `${REPO}Release.key`
@@ -63,6 +63,74 @@ describe('k8s-repo.sh', () => {
     ])
     sb.run('k8s-repo.sh', ['apply', REPO, KEY])
     expect(sb.read(KEYRING)).toBe('dearmored:rotated')
+  })
+
+  describe('with a pinned key fingerprint', () => {
+    const releaseKey = readFileSync(fixture('release-key.asc'), 'utf8')
+    const PINNED = stubFingerprint(releaseKey)
+    const HTTP_REPO = 'http://10.77.0.1:8080/core:/stable:/v1.31/deb/'
+    const HTTP_KEY = `${HTTP_REPO}Release.key`
+    const OTHER_KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBGSwappedKeyOfSomeoneOnThePath\n-----END PGP PUBLIC KEY BLOCK-----\n'
+    const nothingInstalled = () => {
+      expect(existsSync(sb.file(KEYRING))).toBe(false)
+      expect(existsSync(sb.file('etc/apt/sources.list.d/kubernetes.list'))).toBe(false)
+      expect(sb.calls().filter((c) => c.startsWith('apt-get'))).toEqual([])
+    }
+
+    it('installs the key over http when it is the pinned one', () => {
+      const changes = convergeOnce(sb, 'k8s-repo.sh', [HTTP_REPO, HTTP_KEY, PINNED])
+
+      expect(changes).toContain(`write /etc/apt/keyrings/kubernetes-apt-keyring.gpg from ${HTTP_KEY}`)
+      expect(sb.read(KEYRING)).toMatch(/^dearmored:mQENBGMHoXc/)
+      expect(sb.calls().filter((c) => c.startsWith('gpg')).some((c) => / --show-keys --with-colons \S+\/key\.asc$/.test(c))).toBe(true)
+    })
+
+    it.each(['check', 'apply'])('%s refuses a key whose fingerprint differs, and installs nothing', (mode) => {
+      sb.setState('release.key', OTHER_KEY)
+
+      const result = sb.run('k8s-repo.sh', [mode, HTTP_REPO, HTTP_KEY, PINNED])
+
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain(
+        `k8s-repo.sh: the key from ${HTTP_KEY} has fingerprint ${stubFingerprint(OTHER_KEY)}, not the pinned ${PINNED} (packages.kubernetesKeyFingerprint); nothing was installed`,
+      )
+      expect(result.stdout).not.toContain('KP_CHANGED')
+      nothingInstalled()
+    })
+
+    it('refuses the pinned key with another key beside it: apt would trust both', () => {
+      sb.setState('release.key', releaseKey + OTHER_KEY)
+
+      const result = sb.run('k8s-repo.sh', ['apply', HTTP_REPO, HTTP_KEY, PINNED])
+
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain(`has fingerprint ${PINNED} ${stubFingerprint(OTHER_KEY)}, not the pinned ${PINNED}`)
+      nothingInstalled()
+    })
+
+    it('keeps an installed keyring when the pinned key no longer matches upstream', () => {
+      convergeOnce(sb, 'k8s-repo.sh', [REPO, KEY, PINNED])
+      const before = sb.read(KEYRING)
+      sb.setState('release.key', OTHER_KEY)
+
+      expect(sb.run('k8s-repo.sh', ['apply', REPO, KEY, PINNED]).code).toBe(2)
+      expect(sb.read(KEYRING)).toBe(before)
+    })
+
+    it('refuses a key over plain http without a fingerprint, before downloading it', () => {
+      const result = sb.run('k8s-repo.sh', ['apply', HTTP_REPO, HTTP_KEY])
+
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain(`refusing the signing key over plain http (${HTTP_KEY}) without a FINGERPRINT to check it against (kp.yaml: packages.kubernetesKeyFingerprint)`)
+      expect(sb.calls().filter((c) => c.startsWith('curl'))).toEqual([])
+      nothingInstalled()
+    })
+
+    it.each(['abc', PINNED.toLowerCase(), `${PINNED}0`, `${PINNED.slice(0, 39)};`])('refuses the fingerprint %j', (bad) => {
+      const result = sb.run('k8s-repo.sh', ['check', REPO, KEY, bad])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain('FINGERPRINT must be 40 upper-case hex digits')
+    })
   })
 
   it('refuses a repository URL that is not http(s) or does not end in /', () => {

@@ -6,6 +6,7 @@
  * fills lsmod, apt-get install changes dpkg-query…), and append each call to calls.log.
  */
 import {type SpawnSyncReturns, spawnSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -129,10 +130,29 @@ case $1 in
   *) exit 1 ;;
 esac`,
   curl: `cat "$S/release.key"`,
-  // Not a real dearmor: a marker plus the armored body, enough to tell two keys apart.
-  gpg: `printf 'dearmored:'; grep -v -e '^-----' -e '^$' | tr -d '\\n'`,
+  // Not a real gpg. --show-keys lists one primary key (with a sub key) per armored block, whose
+  // fingerprint is stubFingerprint(block); --dearmor writes a marker plus the armored body, enough
+  // to tell two keys apart.
+  gpg: `if [[ " $* " == *" --show-keys "* ]]; then
+  bodies=$(awk '/^-----BEGIN/ { body = ""; inkey = 1; next } /^-----END/ { if (inkey) print body; inkey = 0; next } inkey { body = body $0 }' "\${*: -1}")
+  [[ -n $bodies ]] || { echo "gpg: no valid OpenPGP data found." >&2; exit 2; }
+  while read -r body; do
+    fpr=$(printf '%s' "$body" | sha1sum | cut -c1-40 | tr a-f A-F)
+    sub=$(printf 'sub:%s' "$body" | sha1sum | cut -c1-40 | tr a-f A-F)
+    printf 'pub:-:3072:1:%s:1700000000:::-:::scSC:::::::0:\\nfpr:::::::::%s:\\nuid:-::::1700000000::0::stub <stub@kp.invalid>::::::::::0:\\n' "\${fpr: -16}" "$fpr"
+    printf 'sub:-:3072:1:%s:1700000000::::::s:::::::0:\\nfpr:::::::::%s:\\n' "\${sub: -16}" "$sub"
+  done <<<"$bodies"
+  exit 0
+fi
+printf 'dearmored:'; grep -v -e '^-----' -e '^$' | tr -d '\\n'`,
   hostname: `if (($#)); then echo "$1" >"$S/hostname"; else cat "$S/hostname"; fi`,
   nproc: `echo 4`,
+}
+
+/** The fingerprint the gpg stub gives an armored key: the SHA-1 of its body, upper-case hex. */
+export function stubFingerprint(armored: string): string {
+  const body = armored.split('\n').filter((line) => line !== '' && !line.startsWith('-----')).join('')
+  return createHash('sha1').update(body).digest('hex').toUpperCase()
 }
 
 function toResult(result: SpawnSyncReturns<string>): RunResult {

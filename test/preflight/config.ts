@@ -20,7 +20,8 @@ export function preflightConfig(o: ConfigOverrides = {}): KpConfig {
       {ip: '10.77.0.21', name: 'w1', role: 'worker', vmid: 211},
       {ip: '10.77.0.22', name: 'w2', role: 'worker', vmid: 212},
     ],
-    ...(o.repoBase ? {packages: {kubernetesRepoBase: o.repoBase}} : {}),
+    // The test repositories are served over http: their key is pinned, as kp.yaml then requires.
+    ...(o.repoBase ? {packages: {kubernetesKeyFingerprint: '3F01618A51501E0B3B1A5AC540C87B3B7E389B2D', kubernetesRepoBase: o.repoBase}} : {}),
     ssh: {user: 'debian'},
   })
   if (!parsed.ok) throw new Error(`test config does not validate: ${parsed.problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`)

@@ -11,7 +11,7 @@ export default class VmList extends BaseCommand<typeof VmList> {
   async run(): Promise<InventoryRow[]> {
     const [{loadConfig}, {pveFromConfig}, {inventory}] = await Promise.all([import('../../lib/config/load.js'), import('../../lib/proxmox/from-config.js'), import('../../lib/vm/inventory.js')])
     const loaded = await loadConfig(this.configPath, {resolveSecrets: true})
-    const pve = await pveFromConfig(loaded, {warn: (line) => this.warn(line)})
+    const pve = await pveFromConfig(loaded)
     this.onClose(() => pve.close())
     const rows = await inventory(loaded, pve)
     const drifted = (r: InventoryRow) => [...r.drift, ...r.pending.map((k) => `${k} pending a reboot`)]

@@ -7,7 +7,7 @@ import {createHash} from 'node:crypto'
 import {readFile, stat} from 'node:fs/promises'
 import path from 'node:path'
 
-import {LineCounter, parseDocument, type Document} from 'yaml'
+import {Lexer, LineCounter, Parser, parseDocument, type Document} from 'yaml'
 
 import {ConfigError, errorMessage} from '../errors.js'
 import {expandHome} from '../paths.js'
@@ -39,6 +39,11 @@ export interface LoadOptions {
 }
 
 export const MAX_LISTED_PROBLEMS = 20
+/**
+ * kp.yaml is four levels deep (nodes → a node → its keys). The YAML parser recurses once per level
+ * and runs out of stack some thousands deep, so a file past this is refused before it is parsed.
+ */
+export const MAX_NESTING = 32
 const FIX_HINT = 'Fix the lines above and check again with "kp config validate". "kp config schema" prints every key; docs/configuration.md explains them.'
 
 interface LocatedProblem extends Problem {
@@ -52,6 +57,14 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
   const hash = createHash('sha256').update(bytes).digest('hex')
   const lineCounter = new LineCounter()
   const source = bytes.toString('utf8')
+  const deep = nestingBeyond(source, MAX_NESTING)
+  if (deep !== undefined) {
+    const counter = new LineCounter()
+    counter.addNewLine(0)
+    for (let i = source.indexOf('\n'); i !== -1 && i < deep; i = source.indexOf('\n', i + 1)) counter.addNewLine(i + 1)
+    throw configError(abs, [{message: `nested too deeply: more than ${MAX_NESTING} levels (kp.yaml needs 4); is this the right file?`, offset: deep, path: []}], counter)
+  }
+
   const doc = parseDocument(source, {lineCounter, prettyErrors: false, uniqueKeys: true})
   const problems: LocatedProblem[] = []
   const fail = () => configError(abs, problems, lineCounter)
@@ -139,6 +152,25 @@ function pathOffset(source: string, offset: number): number {
   let i = offset - 1
   while (i > 0 && /\s/.test(source[i]!)) i--
   return i
+}
+
+/**
+ * The offset of the first collection nested deeper than `limit`, if any. yaml's CST parser keeps
+ * an explicit stack of what is open (the document, the collections, the node being read), so it
+ * measures the depth without recursing.
+ */
+function nestingBeyond(source: string, limit: number): number | undefined {
+  const parser = new Parser()
+  const collections = new Set(['block-map', 'block-seq', 'flow-collection'])
+  for (const lexeme of new Lexer().lex(source)) {
+    for (const _ of parser.next(lexeme)) {
+      // The documents themselves are parsed again by parseDocument.
+    }
+
+    if (parser.stack.length > limit && parser.stack.filter((token) => collections.has(token.type)).length > limit) return parser.offset - lexeme.length
+  }
+
+  return undefined
 }
 
 function yamlMessage(code: string, message: string): string {

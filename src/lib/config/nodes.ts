@@ -33,9 +33,13 @@ export function pveNodeOf(config: KpConfig, node: NodeConfig): string | undefine
   return node.pveNode ?? config.proxmox?.node
 }
 
-/** The Kubernetes apt repository and its signing key for a version's minor (`1.31.4` → v1.31). */
-export function kubernetesAptRepo(config: KpConfig, version: string): {keyUrl: string; repoUrl: string} {
+/**
+ * The Kubernetes apt repository for a version's minor (`1.31.4` → v1.31), its signing key, and the
+ * fingerprint the key must have when kp.yaml pins one.
+ */
+export function kubernetesAptRepo(config: KpConfig, version: string): {keyFingerprint?: string; keyUrl: string; repoUrl: string} {
   const minor = version.replace(/^v/, '').split('.').slice(0, 2).join('.')
   const repoUrl = `${config.packages.kubernetesRepoBase}/v${minor}/deb/`
-  return {keyUrl: config.packages.kubernetesKeyUrl ?? `${repoUrl}Release.key`, repoUrl}
+  const keyFingerprint = config.packages.kubernetesKeyFingerprint
+  return {...(keyFingerprint ? {keyFingerprint} : {}), keyUrl: config.packages.kubernetesKeyUrl ?? `${repoUrl}Release.key`, repoUrl}
 }

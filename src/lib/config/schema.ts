@@ -29,7 +29,32 @@ const int = () => z.int({error: (issue) => (issue.code === 'invalid_type' ? 'mus
 const port = () => int().min(1).max(65_535)
 const vmid = () => int().min(100, {error: 'Proxmox VMIDs start at 100'}).max(999_999_999)
 const filePath = () => z.string().min(1, {error: 'must not be empty'})
-const httpUrl = (protocols: RegExp, what: string) => z.url({error: `must be ${what}`, protocol: protocols})
+/**
+ * A URL that ends up in an apt sources line and a curl argument on every node: scheme, host (name,
+ * IPv4 or [IPv6]), port and a plain path. Anything else — a space, a quote, `[trusted=yes]`,
+ * `$(…)`, a newline, a query — is refused here rather than by the remote playbook.
+ */
+const APT_URL = /^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:\/[A-Za-z0-9._~%:+/-]*)?$/
+const NO_CREDENTIALS = 'must not hold a user name or password (user:password@): kp would print it and write it to every node; use /etc/apt/auth.conf.d on the nodes'
+
+/** user:password@ in a URL, even when the URL does not parse: it must never be accepted, hence printed. */
+function hasCredentials(value: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(value)
+}
+
+const aptUrl = () =>
+  z.string({error: 'must be an http(s):// URL'}).superRefine((value, ctx) => {
+    if (hasCredentials(value)) ctx.addIssue({code: 'custom', message: NO_CREDENTIALS})
+    else if (!/^https?:\/\//i.test(value)) ctx.addIssue({code: 'custom', message: 'must be an http(s):// URL'})
+    else if (!APT_URL.test(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a plain http(s) URL: host, port and a path of letters, digits and . _ ~ % : + - / (no spaces, quotes, brackets, $, ?, # or newlines): it becomes a line of apt sources on every node',
+      })
+    }
+  })
+/** OpenPGP v4 fingerprint, as `gpg --show-keys` prints it (spaces between groups are fine). */
+const OPENPGP_FINGERPRINT = /^[0-9A-Fa-f]{40}$/
 const DURATION_ERROR = 'must be a duration like 90s, 10m or 1h30m'
 const duration = () => z.string({error: DURATION_ERROR}).regex(new RegExp(DURATION_PATTERN), {error: DURATION_ERROR})
 
@@ -75,7 +100,9 @@ export const ClusterSchema = z
           .string()
           .min(1, {error: 'must not be empty'})
           .superRefine((value, ctx) => {
-            if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !/^https:\/\/[^/\s]+/i.test(value)) {
+            if (hasCredentials(value)) {
+              ctx.addIssue({code: 'custom', message: 'must not hold a user name or password (user:password@): kp prints the URL in plans and logs'})
+            } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !/^https:\/\/[^/\s]+\S*$/i.test(value)) {
               ctx.addIssue({code: 'custom', message: 'must be an https:// URL or a local file: it is applied with cluster-admin rights'})
             }
           })
@@ -109,10 +136,19 @@ export const ClusterSchema = z
 export const ProxmoxSchema = z
   .strictObject({
     caFile: filePath().optional().describe("PEM CA bundle that signed the Proxmox API certificate; relative to kp.yaml's folder."),
-    endpoint: httpUrl(/^https$/, 'an https:// URL like https://pve.example.lan:8006')
+    endpoint: z
+      .string({error: 'must be an https:// URL like https://pve.example.lan:8006'})
       .superRefine((value, ctx) => {
+        // Checked before the URL itself, so no message can carry the password.
+        if (hasCredentials(value)) {
+          ctx.addIssue({code: 'custom', message: 'must not hold a user name or password (user:password@): kp signs in with tokenId and tokenSecret'})
+          return
+        }
+
         const url = URL.canParse(value) ? new URL(value) : undefined
-        if (url && (url.pathname !== '/' || url.search !== '' || url.hash !== '')) {
+        if (!url || url.protocol !== 'https:' || /[\s"'\\]/.test(value)) {
+          ctx.addIssue({code: 'custom', message: 'must be an https:// URL like https://pve.example.lan:8006'})
+        } else if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
           ctx.addIssue({code: 'custom', message: `must be just scheme, host and port (like ${url.origin}); kp adds /api2/json itself`})
         }
       })
@@ -126,7 +162,11 @@ export const ProxmoxSchema = z
     fullClone: z.boolean().default(true).describe('Full clone (independent disk) rather than a linked clone of the template.'),
     insecureSkipTlsVerify: z.boolean().default(false).describe('Do not verify the API certificate at all. kp warns on every run; prefer fingerprint.'),
     node: z.string().regex(HOSTNAME, {error: 'must be a Proxmox node name like pve'}).describe('Default Proxmox node for the VMs (a node may override it with pveNode).'),
-    pool: z.string().min(1).optional().describe('Resource pool the VMs are put in.'),
+    pool: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, {error: 'must be a Proxmox pool id: letters, digits, ".", "_" and "-" (as pveum pool add accepts)'})
+      .optional()
+      .describe('Resource pool the VMs are put in.'),
     storage: z.string().regex(/^[A-Za-z][A-Za-z0-9._-]*$/, {error: 'must be a Proxmox storage id like local-lvm'}).default('local-lvm').describe('Storage for the cloned disks.'),
     templateVmid: vmid().describe('VMID of the cloud-init template the nodes are cloned from.'),
     tokenId: z.string().regex(TOKEN_ID, {error: 'must be an API token id USER@REALM!TOKENID, like kp@pve!kp'}).describe('API token id, USER@REALM!TOKENID.'),
@@ -173,11 +213,29 @@ const SshSchema = z
 
 const PackagesSchema = z
   .strictObject({
-    kubernetesKeyUrl: httpUrl(/^https?$/, 'an http(s):// URL').optional().describe('Signing key of the repository; default: <kubernetesRepoBase>/v<minor>/deb/Release.key.'),
-    kubernetesRepoBase: httpUrl(/^https?$/, 'an http(s):// URL')
+    kubernetesKeyFingerprint: z
+      .string()
+      .transform((s) => s.replaceAll(/\s/g, '').toUpperCase())
+      .refine((s) => OPENPGP_FINGERPRINT.test(s), {error: 'must be the OpenPGP fingerprint of the key: 40 hex digits, as gpg --show-keys prints it'})
+      .optional()
+      .describe('Fingerprint (40 hex digits) the signing key must have; every node checks the key it downloads against it before trusting it. Required when the key comes over http.'),
+    kubernetesKeyUrl: aptUrl().optional().describe('Signing key of the repository; default: <kubernetesRepoBase>/v<minor>/deb/Release.key.'),
+    kubernetesRepoBase: aptUrl()
       .transform((s) => s.replace(/\/+$/, ''))
       .default(DEFAULT_KUBERNETES_REPO_BASE)
       .describe('Base of the per-minor Kubernetes apt repositories; kp adds /v<minor>/deb/. Change it for a mirror or the lab.'),
+  })
+  .superRefine((value, ctx) => {
+    // The key becomes a root trust anchor on every node: over plain http anyone on the path could
+    // swap it, unless the node can check it against a fingerprint kp.yaml pins.
+    const keyUrl = value.kubernetesKeyUrl ?? value.kubernetesRepoBase
+    if (/^http:/i.test(keyUrl) && !value.kubernetesKeyFingerprint) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `the repository's signing key would come over plain http${value.kubernetesKeyUrl ? '' : ' (<kubernetesRepoBase>/v<minor>/deb/Release.key)'} and be trusted as root on every node: use https, or pin the key with packages.kubernetesKeyFingerprint (gpg --show-keys KEYFILE prints it)`,
+        path: [value.kubernetesKeyUrl ? 'kubernetesKeyUrl' : 'kubernetesRepoBase'],
+      })
+    }
   })
   .meta({description: 'Where nodes get kubeadm, kubelet and kubectl.', title: 'packages'})
 

@@ -8,6 +8,7 @@ import {findNode} from '../config/nodes.js'
 import type {Kube} from '../kube/types.js'
 import type {Pve} from '../proxmox/types.js'
 import type {SshPool, SshSession} from '../ssh/types.js'
+import {warn} from '../warnings.js'
 import type {RunLog} from './run-log.js'
 
 export interface ConnectionOptions {
@@ -53,7 +54,11 @@ export class RunConnections {
     const {config, log, signal} = this.options
     this.pveConnection ??= this.opened(async () => {
       const {pveFromConfig} = await import('../proxmox/from-config.js')
-      const pve = await pveFromConfig(config, {log: (line) => log.write('proxmox', line), signal, warn: (line) => say(`WARNING: ${line}`)})
+      const pve = await pveFromConfig(config, {log: (line) => log.write('proxmox', line), signal, warn: (line) => {
+        // On stderr and in the --json envelope (the warning channel), and under the step that connected.
+        warn(line)
+        say(`WARNING: ${line}`)
+      }})
       this.closers.push(() => pve.close())
       return pve
     }, () => (this.pveConnection = undefined))

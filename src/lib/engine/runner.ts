@@ -4,6 +4,7 @@ import {hostname} from 'node:os'
 
 import {errorMessage, ExitCode, InterruptedError, KpError, StepFailedError} from '../errors.js'
 import {redact} from '../redact.js'
+import {onWarning} from '../warnings.js'
 import {openRun, type RunScope} from './context.js'
 import {journalFile, logFile, newRunId, type Journal, type StepRecord, type UnitRecord, writeJournal} from './journal.js'
 import {acquireLock, type LockHolder} from './lock.js'
@@ -52,6 +53,8 @@ export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
   const release = acquireLock(stateDir, holder, {takeOverFromRun: req.resume?.runId})
   const save = (): void => writeJournal(stateDir, journal)
   const log = new RunLog(logFile(stateDir, journal.runId))
+  // The operator sees warnings on stderr (the base command); the run's log keeps them too.
+  const stopLoggingWarnings = onWarning((line) => log.write('run', `WARNING: ${line}`))
   const abort = new AbortController()
   // Every unit's SSH sessions and child processes listen on this one signal.
   setMaxListeners(0, abort.signal)
@@ -105,6 +108,7 @@ export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
   } finally {
     process.off('uncaughtException', crashed)
     process.off('unhandledRejection', crashed)
+    stopLoggingWarnings()
     save()
     release()
     stopListening()

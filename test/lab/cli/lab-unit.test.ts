@@ -12,7 +12,7 @@ import {buildFaultRequest, type FaultFlags} from '../../../src/lib/lab/cli/inspe
 import {labConfig, labVersions, layoutProblem, writeLabConfig} from '../../../src/lib/lab/cli/lab-config.js'
 import {tempDir} from '../../helpers/cli.js'
 
-const endpoints = {apiUrl: 'https://10.77.0.1:8006/api2/json', fingerprint: Array.from({length: 32}, () => 'AB').join(':'), repoBaseUrl: 'http://10.77.0.1:8080'}
+const endpoints = {apiUrl: 'https://10.77.0.1:8006/api2/json', fingerprint: Array.from({length: 32}, () => 'AB').join(':'), repoBaseUrl: 'http://10.77.0.1:8080', repoKeyFingerprint: '3F01618A51501E0B3B1A5AC540C87B3B7E389B2D'}
 
 describe('the lab layout', () => {
   it.for([
@@ -45,6 +45,8 @@ describe('the lab layout', () => {
     expect(text).toContain('identityFile: ./ssh/id_ed25519')
     expect(text).toContain('knownHostsFile: ./known_hosts')
     expect(text).toContain('kubernetesRepoBase: "http://10.77.0.1:8080/core:/stable:"')
+    // Served over http: the key is pinned, or kp.yaml would not validate.
+    expect(text).toContain('kubernetesKeyFingerprint: 3F01618A51501E0B3B1A5AC540C87B3B7E389B2D')
     expect(text).toContain('endpoint: https://10.77.0.1:8006\n')
   })
 })

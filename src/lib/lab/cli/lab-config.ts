@@ -40,6 +40,8 @@ export interface LabEndpoints {
   /** The lab Kubernetes API runs (kp lab up --cluster): kp.yaml points at its kubeconfig. */
   kubeUrl?: string
   repoBaseUrl: string
+  /** Fingerprint of the key that signs the lab's repositories, which kp.yaml pins: they are served over http. */
+  repoKeyFingerprint: string
 }
 
 /** Versions the lab's repositories carry, e.g. 1.30.13 … 1.32.5. */
@@ -95,7 +97,7 @@ export function labConfig(cluster: string, layout: LabLayout, endpoints: LabEndp
     },
     network: {bridge: 'vmbr0', gateway: LAB_HOST_IP, prefix: 24, dns: [LAB_HOST_IP], searchDomain: 'lab.internal'},
     ssh: {user: LAB_USER, identityFile: './ssh/id_ed25519', agent: false, knownHostsFile: './known_hosts'},
-    packages: {kubernetesRepoBase: `${endpoints.repoBaseUrl}/core:/stable:`},
+    packages: {kubernetesKeyFingerprint: endpoints.repoKeyFingerprint, kubernetesRepoBase: `${endpoints.repoBaseUrl}/core:/stable:`},
     nodes,
     maintenance: {drainTimeout: '5m', snapshotBeforeMaintenance: true, rebootPolicy: 'if-required'},
     health: {certificateWarnDays: 30, certificateCriticalDays: 7},

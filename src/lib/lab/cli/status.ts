@@ -34,6 +34,8 @@ export interface SupervisorStatus {
   phase: Phase
   pid: number
   repoBaseUrl?: string
+  /** Fingerprint of the repositories' signing key. */
+  repoKeyFingerprint?: string
   startedAt: string
 }
 

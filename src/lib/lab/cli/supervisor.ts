@@ -108,7 +108,7 @@ export async function superviseLab(dir: string, cluster: string, pveNodes = 1, k
     const fakePve = pve
     kubeadm = await startLabKubeadm({certDays, ...(kube ? {demo: kube} : {}), dir: path.join(dir, 'kubeadm'), host: LAB_HOST_IP, log, vms: () => labVms(lab, fakePve)})
     control = await listen(paths.socket, controlHandler(lab, pve, kubeadm, () => void stop(0)))
-    Object.assign(status, {...(kube ? {kubeUrl: kube.url} : {}), apiUrl: pve.apiUrl, caPem: pve.caPem, fingerprint: pve.fingerprint, phase: 'ready', repoBaseUrl: repos.baseUrl})
+    Object.assign(status, {...(kube ? {kubeUrl: kube.url} : {}), apiUrl: pve.apiUrl, caPem: pve.caPem, fingerprint: pve.fingerprint, phase: 'ready', repoBaseUrl: repos.baseUrl, repoKeyFingerprint: repos.fingerprint})
     save()
     log(`ready: ${pve.apiUrl} (${pve.fingerprint})`)
   } catch (error) {

@@ -70,7 +70,7 @@ export async function labUp(stateDir: string, layout: LabLayout, options: LabUpO
   const kube = options.kube ? ['--kube-nodes', labNodes(layout).map((n) => n.name).join(','), '--kubernetes-version', layout.kubernetesVersion] : []
   const pid = startSupervisor(paths, pveNodes, [...kube, '--cert-days', String(certDays)])
   const status = await follow(paths, pid, options.onPhase, options.timeoutMs ?? 30 * 60_000)
-  writeLabConfig(paths, LAB_CLUSTER, layout, {apiUrl: status.apiUrl!, fingerprint: status.fingerprint!, ...(status.kubeUrl ? {kubeUrl: status.kubeUrl} : {}), repoBaseUrl: status.repoBaseUrl!})
+  writeLabConfig(paths, LAB_CLUSTER, layout, {apiUrl: status.apiUrl!, fingerprint: status.fingerprint!, ...(status.kubeUrl ? {kubeUrl: status.kubeUrl} : {}), repoBaseUrl: status.repoBaseUrl!, repoKeyFingerprint: status.repoKeyFingerprint!})
   return result(paths, status, labNodes(layout), false)
 }
 

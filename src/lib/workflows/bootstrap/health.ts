@@ -4,6 +4,7 @@
  */
 import {ExitCode, KpError} from '../../errors.js'
 import type {Step} from '../../engine/types.js'
+import {warn} from '../../warnings.js'
 import type {BootstrapFacts, BootstrapParams} from './facts.js'
 
 export const checkHealth: Step<BootstrapFacts, BootstrapParams> = {
@@ -12,7 +13,7 @@ export const checkHealth: Step<BootstrapFacts, BootstrapParams> = {
   plan: () => ['run the health checks (read-only)'],
   async run(ctx) {
     const {runHealth} = await import('../../health/run.js')
-    const report = await runHealth({checks: [], configPath: ctx.config.path, stateDir: ctx.stateDir, timeoutMs: 30_000, warn: (line) => ctx.log(line)})
+    const report = await runHealth({checks: [], configPath: ctx.config.path, stateDir: ctx.stateDir, timeoutMs: 30_000, warn})
     for (const check of report.checks) ctx.log(`${check.status.padEnd(8)} ${check.name}${check.reason ? `: ${check.reason}` : ''}`)
     const bad = report.checks.filter((c) => c.status === 'CRITICAL' || c.status === 'UNKNOWN')
     if (bad.length > 0) {

@@ -65,8 +65,8 @@ export const installContainerd = playbookStep({args: (ctx) => [pauseImage(versio
 
 export const addKubernetesRepo = playbookStep({
   args(ctx) {
-    const {keyUrl, repoUrl} = kubernetesAptRepo(ctx.config.config, version(ctx))
-    return [repoUrl, keyUrl]
+    const {keyFingerprint, keyUrl, repoUrl} = kubernetesAptRepo(ctx.config.config, version(ctx))
+    return [repoUrl, keyUrl, ...(keyFingerprint ? [keyFingerprint] : [])]
   },
   id: 'kubernetes-repo',
   script: 'k8s-repo',
