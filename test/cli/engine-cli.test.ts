@@ -212,6 +212,25 @@ describe('failures', () => {
     expect(countEach(effects(w))).toEqual(exactlyOnce)
   })
 
+  it('an exception thrown from a callback fails the run: exit 1, journal failed, lock released, no stack; resume finishes', async () => {
+    const w = world()
+
+    const crashed = await kp(w, ['run', 'fake', '--param', `dir=${w.dir}`, '--param', 'crashInCallback=step-2@b'])
+
+    expect(crashed.code).toBe(1)
+    expect(crashed.stderr).toContain('step-2@b crashed in a callback')
+    expect(crashed.stderr).not.toMatch(/^\s+at /m)
+    expect(existsSync(path.join(w.stateDir, 'locks'))
+      ? readdirSync(path.join(w.stateDir, 'locks')).filter((f) => f.endsWith('.lock'))
+      : []).toEqual([])
+    const [journal] = journals(w)
+    expect(journal?.status).toBe('failed')
+    expect(journal?.error?.message).toContain('crashed in a callback')
+    const resumed = await kp(w, ['resume', journal!.runId])
+    expect(resumed.code).toBe(0)
+    expect(countEach(effects(w))).toEqual(exactlyOnce)
+  })
+
   it('--json puts the failure in the envelope with its exit code, run id and runbook', async () => {
     const w = world()
     const failed = await kp(w, ['run', 'fake', '--json', '--param', `dir=${w.dir}`, '--param', 'failOnce=step-1@a'])
