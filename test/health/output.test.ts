@@ -90,7 +90,9 @@ describe('kp health output', () => {
     const none = await lab.run()
     expect(none.stdout).toMatch(/^kp health testlab: WARNING \(/)
     expect(none.stdout).not.toContain('\u001B[')
-    // Colour never reaches the machine-readable outputs.
+  })
+
+  it('colour never reaches the machine-readable outputs, even with FORCE_COLOR=1', async () => {
     expect((await lab.run(['--output', 'prometheus'], {env: {FORCE_COLOR: '1'}})).stdout).not.toContain('\u001B[')
     expect((await lab.run(['--output', 'json'], {env: {FORCE_COLOR: '1'}})).stdout).not.toContain('\u001B[')
   })
