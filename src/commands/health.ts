@@ -30,7 +30,12 @@ Exit codes follow Nagios, unlike other kp commands: 0 OK, 1 WARNING, 2 CRITICAL,
   async run(): Promise<HealthReport> {
     const f = this.flags
     const timeoutMs = parseTimeout(f.timeout)
-    const [{runHealth}, {formatPrometheus, render}, {writeTextfile}] = await Promise.all([import('../lib/health/run.js'), import('../lib/health/format/index.js'), import('../lib/health/textfile.js')])
+    const [{runHealth}, {formatPrometheus, render}, {writeTextfile}, {stderrColour, stdoutColour}] = await Promise.all([
+      import('../lib/health/run.js'),
+      import('../lib/health/format/index.js'),
+      import('../lib/health/textfile.js'),
+      import('../lib/colour.js'),
+    ])
     const stderr = (line: string) => process.stderr.write(`${line}\n`)
     const report = await runHealth({checks: [...new Set(f.check ?? [])], configPath: this.configPath, log: f.verbose ? stderr : undefined, stateDir: this.stateDir, timeoutMs, warn: (line) => this.warn(line)})
     let exitCode = report.exitCode
@@ -43,8 +48,8 @@ Exit codes follow Nagios, unlike other kp commands: 0 OK, 1 WARNING, 2 CRITICAL,
     }
 
     if (report.error && this.jsonEnabled()) throw new KpError('config', EXIT_CODE.UNKNOWN, report.error.message, {hint: report.error.hint})
-    if (!this.jsonEnabled()) process.stdout.write(render(report, f.output, {colour: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb', verbose: f.verbose}))
-    if (report.error) process.stderr.write(formatError({exitCode: EXIT_CODE.UNKNOWN, kind: 'config', message: report.error.message, ...(report.error.hint ? {hint: report.error.hint} : {})}))
+    if (!this.jsonEnabled()) process.stdout.write(render(report, f.output, {colour: stdoutColour(), verbose: f.verbose}))
+    if (report.error) process.stderr.write(formatError({exitCode: EXIT_CODE.UNKNOWN, kind: 'config', message: report.error.message, ...(report.error.hint ? {hint: report.error.hint} : {})}, undefined, stderrColour()))
     process.exitCode = exitCode
     return report
   }

@@ -1,4 +1,5 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
+import type {ChalkInstance} from 'chalk'
 
 import type {LaunchContext} from './engine/launch.js'
 import {ExitCode, KpError} from './errors.js'
@@ -82,7 +83,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
 
     if (err instanceof Errors.ExitError) throw err
-    process.stderr.write(formatError(json.error, this.isVerbose() ? err.stack : undefined))
+    // Loaded here, not at start-up: only a failing command pays for chalk.
+    const {stderrColour} = await import('./colour.js')
+    process.stderr.write(formatError(json.error, this.isVerbose() ? err.stack : undefined, stderrColour()))
     throw new Errors.ExitError(json.error.exitCode)
   }
 
@@ -162,10 +165,13 @@ export function describeError(err: unknown): JsonError {
   }
 }
 
-export function formatError(error: JsonError, stack?: string): string {
-  const lines = [`Error: ${error.message}`]
+/** Red for the error; the whole message for a refusal (a changed host key, say), which must not be skimmed. */
+export function formatError(error: JsonError, stack?: string, colour?: ChalkInstance): string {
+  const red = colour?.red ?? String
+  const refused = error.exitCode === ExitCode.refused
+  const lines = [refused ? red(`Error: ${error.message}`) : `${red('Error:')} ${error.message}`]
   if (error.runbook) lines.push(`  Runbook: ${error.runbook}`)
-  if (error.hint) lines.push(`  Hint: ${error.hint}`)
+  if (error.hint) lines.push(`  ${colour?.bold('Hint:') ?? 'Hint:'} ${error.hint}`)
   if (stack) lines.push('', redact(stack))
   return lines.join('\n') + '\n'
 }

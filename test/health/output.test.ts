@@ -83,6 +83,20 @@ describe('kp health output', () => {
     expect(missing.stdout).toMatch(/^kp health testlab: WARNING/)
   })
 
+  it('text output is coloured through chalk: FORCE_COLOR=1 paints the statuses, NO_COLOR=1 (the tests\' default) none', async () => {
+    const forced = await lab.run([], {env: {FORCE_COLOR: '1'}})
+    expect(forced.stdout.startsWith('kp health testlab: \u001B[33mWARNING\u001B[39m (')).toBe(true)
+    expect(forced.stdout).toContain('\u001B[32mOK\u001B[39m')
+    const none = await lab.run()
+    expect(none.stdout).toMatch(/^kp health testlab: WARNING \(/)
+    expect(none.stdout).not.toContain('\u001B[')
+  })
+
+  it('colour never reaches the machine-readable outputs, even with FORCE_COLOR=1', async () => {
+    expect((await lab.run(['--output', 'prometheus'], {env: {FORCE_COLOR: '1'}})).stdout).not.toContain('\u001B[')
+    expect((await lab.run(['--output', 'json'], {env: {FORCE_COLOR: '1'}})).stdout).not.toContain('\u001B[')
+  })
+
   it('--output json: a stable document with the overall status, every check and durations', async () => {
     const r = await lab.report()
     expect(Object.keys(r.report).sort()).toEqual(['checks', 'cluster', 'durationMs', 'exitCode', 'startedAt', 'status', 'timeoutMs', 'up'])

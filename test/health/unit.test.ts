@@ -1,4 +1,5 @@
 /** The pure parts of kp health: version skew, severity, thresholds, parsing, formats. */
+import {Chalk} from 'chalk'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import {describe, expect, it} from 'vitest'
 
@@ -169,7 +170,8 @@ describe('formats', () => {
         '',
       ].join('\n'),
     )
-    expect(formatText(report, {colour: true})).toContain('\u001B[31mCRITICAL\u001B[0m  w1 NotReady')
+    expect(formatText(report, {colour: new Chalk({level: 1})})).toContain('\u001B[31mCRITICAL\u001B[39m  w1 NotReady')
+    expect(formatText(report, {colour: new Chalk({level: 1})})).toContain('\u001B[33mWARNING\u001B[39m   expires')
     expect(formatText(report, {verbose: true})).toContain('nodes                  CRITICAL  w1 NotReady\n    CRITICAL: w1 NotReady\n')
   })
 

@@ -1,3 +1,6 @@
+import type {ChalkInstance} from 'chalk'
+
+import {stdoutColour} from '../colour.js'
 import type {LoadedConfig} from '../config/load.js'
 import {errorMessage} from '../errors.js'
 import {openRun, type RunScope} from './context.js'
@@ -91,16 +94,17 @@ async function planSteps(workflow: AnyWorkflow, scope: RunScope<Record<string, u
   return plan
 }
 
-export function formatPlan(plan: Plan, title: string): string {
+/** The would-change lines stand out in colour (printed on stdout), a destructive step in red. */
+export function formatPlan(plan: Plan, title: string, colour: ChalkInstance = stdoutColour()): string {
   const lines = [`Plan for ${title} (dry run: nothing was changed)`, '']
   plan.steps.forEach((step, i) => {
-    lines.push(`${i + 1}. ${step.title}${step.destructive ? '  [destructive]' : ''}`)
+    lines.push(`${i + 1}. ${step.title}${step.destructive ? colour.red('  [destructive]') : ''}`)
     for (const unit of step.units) {
       const who = unit.target ? `${unit.target}: ` : ''
       if (unit.verdict === 'gathers-facts') lines.push(`     ${who}read-only`)
       else if (unit.verdict === 'already-done') lines.push(`     ${who}already done (${unit.reason})`)
       else if (unit.changes.length === 0) lines.push(`     ${who}${unit.note ?? 'no change'}`)
-      else for (const change of unit.changes) lines.push(`     ${who}would ${change}`)
+      else for (const change of unit.changes) lines.push(colour.yellow(`     ${who}would ${change}`))
     }
   })
   const count = plan.steps.reduce((n, s) => n + s.units.filter((u) => u.verdict === 'would-run' && u.changes.length > 0).length, 0)

@@ -69,7 +69,7 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   let connection: Promise<Kube> | undefined
   const ctx: HealthContext = {
     kube: () => {
-      connection ??= kubeFromConfig(loaded, options.stateDir, {log: options.log, requestTimeoutMs: options.timeoutMs, retry: RETRY, signal: controller.signal}).then((kube) => {
+      connection ??= kubeFromConfig(loaded, options.stateDir, {log: options.log, plainReads: true, requestTimeoutMs: options.timeoutMs, retry: RETRY, signal: controller.signal}).then((kube) => {
         onClose(() => kube.close())
         controller.signal.throwIfAborted()
         return kube

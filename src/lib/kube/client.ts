@@ -1,29 +1,23 @@
 /**
  * The Kubernetes adapter: client-node's KubeConfig for the kubeconfig (certificates, tokens, exec
  * plugins, contexts) and its generated, typed APIs for objects, sending through our transport
- * (transport.ts). Health endpoints and the serving certificate are read directly, since they are not
- * objects. Loaded lazily (connectKube imports the library) so `kp --help` never pays for it.
+ * (transport.ts). Health endpoints and the serving certificate are read directly (base.ts), since
+ * they are not objects. Loaded lazily (connectKube imports the library) so `kp --help` never pays for
+ * it; with `plainReads` and a kubeconfig the light reader understands, not even `kp health` does
+ * (plain.ts).
  */
 import {existsSync} from 'node:fs'
-import {connect as tlsConnect, type PeerCertificate} from 'node:tls'
 
 import type * as K8s from '@kubernetes/client-node'
 
-import {ConfigError, InterruptedError, KpError} from '../errors.js'
-import {connectionFailure, httpFailure, KubeApiError} from './errors.js'
-import {type ApiResourceList, groupVersionPath, objectPath, type ResourceInfo, ResourceResolver} from './resources.js'
-import {DEFAULT_RETRY, NoAnswerError, type RetryPolicy, Transport} from './transport.js'
-import type {ApplyOptions, CallOptions, DeleteOptions, EvictOptions, HealthAnswer, Kube, KubernetesObject, ListOptions, ServingCertificate} from './types.js'
+import {ConfigError} from '../errors.js'
+import {type ConnectKubeOptions, HttpKube, transportFor} from './base.js'
+import {httpFailure, KubeApiError} from './errors.js'
+import {readPlainKubeconfig} from './kubeconfig.js'
+import type {Transport} from './transport.js'
+import type {CallOptions, DeleteOptions, EvictOptions, Kube, ListOptions} from './types.js'
 
-export interface ConnectKubeOptions {
-  context?: string
-  kubeconfig: string
-  log?: (line: string) => void
-  /** Per request; default 30 s. */
-  requestTimeoutMs?: number
-  retry?: RetryPolicy
-  signal?: AbortSignal
-}
+export type {ConnectKubeOptions} from './base.js'
 
 /** Page size for lists: the 3000 pods of a large cluster come in a few answers, never one huge one. */
 const PAGE = 500
@@ -35,6 +29,17 @@ export async function connectKube(options: ConnectKubeOptions): Promise<Kube> {
     throw new ConfigError(`kubeconfig ${options.kubeconfig} does not exist`, {hint: 'kp bootstrap writes it; or set cluster.kubeconfig in kp.yaml to the cluster\'s admin.conf'})
   }
 
+  const plain = options.plainReads ? readPlainKubeconfig(options.kubeconfig, options.context) : undefined
+  if (plain) {
+    const {PlainKube} = await import('./plain.js')
+    return new PlainKube(plain.server, plain.context, transportFor(options, plain.tls, plain.headers), options)
+  }
+
+  return connectClientNode(options)
+}
+
+/** Everything through client-node: exec plugins, auth providers, proxies, and typed writes. */
+export async function connectClientNode(options: ConnectKubeOptions): Promise<Kube> {
   const k8s = await import('@kubernetes/client-node')
   const kc = new k8s.KubeConfig()
   try {
@@ -48,40 +53,33 @@ export async function connectKube(options: ConnectKubeOptions): Promise<Kube> {
   if (!cluster) throw new ConfigError(`kubeconfig ${options.kubeconfig} has no current context with a cluster`, {hint: 'kubectl --kubeconfig FILE config use-context NAME'})
   const https: {ca?: Buffer; cert?: Buffer; headers?: Record<string, string>; key?: Buffer; rejectUnauthorized?: boolean; servername?: string} = {}
   await kc.applyToHTTPSOptions(https as Parameters<typeof kc.applyToHTTPSOptions>[0])
-  const transport = new Transport({
-    headers: {Accept: 'application/json', ...https.headers},
-    log: options.log,
-    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
-    retry: options.retry ?? DEFAULT_RETRY,
-    signal: options.signal,
-    tls: {
+  const transport = transportFor(
+    options,
+    {
       ca: https.ca,
       cert: https.cert,
       key: https.key,
       ...(cluster.skipTLSVerify ? {rejectUnauthorized: false} : {}),
       ...(cluster.tlsServerName ? {servername: cluster.tlsServerName} : {}),
     },
-  })
+    https.headers,
+  )
   return new ClientNodeKube(k8s, kc, transport, options)
 }
 
-class ClientNodeKube implements Kube {
-  readonly context: string
-  readonly server: string
+class ClientNodeKube extends HttpKube implements Kube {
   private readonly apps: K8s.AppsV1Api
   private readonly certs: K8s.CertificatesV1Api
   private readonly core: K8s.CoreV1Api
   private readonly policy: K8s.PolicyV1Api
-  private readonly resources: ResourceResolver
 
   constructor(
     private readonly k8s: Lib,
     kc: K8s.KubeConfig,
-    private readonly transport: Transport,
-    private readonly options: ConnectKubeOptions,
+    transport: Transport,
+    options: ConnectKubeOptions,
   ) {
-    this.server = kc.getCurrentCluster()!.server.replace(/\/+$/, '')
-    this.context = kc.getCurrentContext()
+    super(kc.getCurrentCluster()!.server.replace(/\/+$/, ''), kc.getCurrentContext(), transport, options)
     const configuration = k8s.createConfiguration({
       authMethods: {default: kc},
       baseServer: new k8s.ServerConfiguration(this.server, {}),
@@ -91,78 +89,6 @@ class ClientNodeKube implements Kube {
     this.apps = new k8s.AppsV1Api(configuration)
     this.policy = new k8s.PolicyV1Api(configuration)
     this.certs = new k8s.CertificatesV1Api(configuration)
-    this.resources = new ResourceResolver(async (apiVersion) => {
-      const path = groupVersionPath(apiVersion)
-      const answer = await this.raw('GET', path, {})
-      if (answer.status === 404) return undefined
-      if (answer.status !== 200) throw httpFailure({body: answer.body, kubeconfig: this.options.kubeconfig, status: answer.status, what: `GET ${path}`})
-      return JSON.parse(answer.body) as ApiResourceList
-    })
-  }
-
-  async close(): Promise<void> {
-    this.transport.close()
-  }
-
-  requestCount(): number {
-    return this.transport.requests()
-  }
-
-  async version(options: CallOptions = {}): Promise<{gitVersion: string}> {
-    const answer = await this.raw('GET', '/version', options)
-    if (answer.status !== 200) throw httpFailure({body: answer.body, kubeconfig: this.options.kubeconfig, status: answer.status, what: 'GET /version'})
-    return JSON.parse(answer.body) as {gitVersion: string}
-  }
-
-  async health(path: string, options: CallOptions & {verbose?: boolean} = {}): Promise<HealthAnswer> {
-    const answer = await this.raw('GET', options.verbose ? `${path}?verbose` : path, options, {Accept: 'text/plain, */*'})
-    return {body: answer.body, ok: answer.status === 200, status: answer.status}
-  }
-
-  async evictionSupported(options: CallOptions = {}): Promise<boolean> {
-    const answer = await this.raw('GET', '/api/v1', options)
-    if (answer.status !== 200) return false
-    const list = JSON.parse(answer.body) as {resources?: Array<{group?: string; name: string; version?: string}>}
-    return (list.resources ?? []).some((r) => r.name === 'pods/eviction' && r.group === 'policy' && r.version === 'v1')
-  }
-
-  /** A TLS handshake with the kubeconfig's trust settings, reading the certificate the server presents. */
-  servingCertificate(options: CallOptions = {}): Promise<ServingCertificate> {
-    const url = new URL(this.server)
-    const tls = this.transport.agent.options
-    return new Promise((resolve, reject) => {
-      const socket = tlsConnect({
-        ca: tls.ca,
-        cert: tls.cert,
-        host: url.hostname,
-        key: tls.key,
-        port: Number(url.port || 443),
-        rejectUnauthorized: tls.rejectUnauthorized ?? true,
-        servername: tls.servername ?? (/^[\d.:[\]]+$/.test(url.hostname) ? undefined : url.hostname),
-      })
-      const timer = setTimeout(() => socket.destroy(new NoAnswerError('no TLS handshake within 10 s', 'ETIMEDOUT')), 10_000)
-      const onAbort = (): void => {
-        socket.destroy(new InterruptedError('interrupted during a TLS handshake'))
-      }
-
-      options.signal?.addEventListener('abort', onAbort, {once: true})
-      socket.once('secureConnect', () => {
-        const cert: PeerCertificate = socket.getPeerCertificate()
-        clearTimeout(timer)
-        socket.end()
-        resolve({
-          fingerprint256: cert.fingerprint256,
-          issuer: String(cert.issuer?.CN ?? ''),
-          notAfter: new Date(cert.valid_to),
-          notBefore: new Date(cert.valid_from),
-          subject: String(cert.subject?.CN ?? ''),
-        })
-      })
-      socket.once('error', (error) => {
-        clearTimeout(timer)
-        reject(error instanceof KpError ? error : connectionFailure(error, this.server, this.options.kubeconfig, 'TLS handshake'))
-      })
-    })
   }
 
   async getNode(name: string, options: CallOptions = {}): Promise<K8s.V1Node | undefined> {
@@ -244,48 +170,6 @@ class ClientNodeKube implements Kube {
     return this.orUndefined(`get Deployment ${namespace}/${name}`, () => this.apps.readNamespacedDeployment({name, namespace}, this.per(options)))
   }
 
-  async apply(object: KubernetesObject, options: ApplyOptions): Promise<KubernetesObject> {
-    const {apiVersion, kind} = object
-    const name = object.metadata?.name
-    const what = `apply ${kind ?? '(no kind)'} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ''}${name ?? '(no name)'}`
-    if (!apiVersion || !kind || !name) throw new KubeApiError(`${what}: the object needs apiVersion, kind and metadata.name`, {hint: 'check the manifest'})
-    const info = await this.resource(apiVersion, kind, options, what)
-    // kubectl apply --server-side's query; fieldValidation=Strict makes the server refuse unknown fields, as kubectl does.
-    const query = new URLSearchParams({fieldManager: options.fieldManager, fieldValidation: 'Strict'})
-    if (options.force) query.set('force', 'true')
-    if (options.dryRun) query.set('dryRun', 'All')
-    const path = `${objectPath(apiVersion, info, object.metadata?.namespace, name)}?${query.toString()}`
-    const answer = await this.raw('PATCH', path, options, {'Content-Type': 'application/apply-patch+yaml'}, JSON.stringify(object))
-    if (answer.status !== 200 && answer.status !== 201) throw httpFailure({body: answer.body, kubeconfig: this.options.kubeconfig, status: answer.status, what})
-    return JSON.parse(answer.body) as KubernetesObject
-  }
-
-  async getObject(apiVersion: string, kind: string, namespace: string | undefined, name: string, options: CallOptions = {}): Promise<KubernetesObject | undefined> {
-    const what = `get ${kind} ${namespace ? `${namespace}/` : ''}${name}`
-    const info = await this.resource(apiVersion, kind, options, what)
-    const answer = await this.raw('GET', objectPath(apiVersion, info, namespace, name), options)
-    if (answer.status === 404) return undefined
-    if (answer.status !== 200) throw httpFailure({body: answer.body, kubeconfig: this.options.kubeconfig, status: answer.status, what})
-    return JSON.parse(answer.body) as KubernetesObject
-  }
-
-  /** The plural and scope of a kind, from discovery (cached per connection). */
-  private async resource(apiVersion: string, kind: string, options: CallOptions, what: string): Promise<ResourceInfo> {
-    let info: ResourceInfo | undefined
-    try {
-      info = await this.resources.resolve(apiVersion, kind)
-    } catch (error) {
-      throw this.translate(error, `${what}: discovery of ${apiVersion}`)
-    }
-    if (options.signal?.aborted) throw new InterruptedError('interrupted during a Kubernetes API request')
-    if (!info) {
-      throw new KubeApiError(`${what}: the API server does not serve kind "${kind}" in "${apiVersion}"`, {
-        hint: `check apiVersion and kind in the manifest (\`kubectl api-resources\` lists what the server serves); a custom resource needs its CustomResourceDefinition applied first`,
-      })
-    }
-    return info
-  }
-
   /** Per-call options for the generated APIs: the caller's signal, and a content type for patches. */
   private per(options: CallOptions, contentType?: string): K8s.ConfigurationOptions {
     const {k8s} = this
@@ -313,14 +197,6 @@ class ClientNodeKube implements Kube {
       signal: request.getSignal(),
     })
     return new this.k8s.ResponseContext(answer.status, answer.headers, {binary: async () => Buffer.from(answer.body), text: async () => answer.body})
-  }
-
-  private async raw(method: string, path: string, options: CallOptions, headers: Record<string, string> = {}, body?: string) {
-    try {
-      return await this.transport.send(method, `${this.server}${path}`, {...(body === undefined ? {} : {body}), headers, signal: options.signal})
-    } catch (error) {
-      throw this.translate(error, `${method} ${path}`)
-    }
   }
 
   /** Every page of a list, following `continue`. */
@@ -352,15 +228,13 @@ class ClientNodeKube implements Kube {
     }
   }
 
-  private translate(error: unknown, what: string): Error {
-    if (error instanceof KpError) return error
-    if (error instanceof NoAnswerError) return connectionFailure(error, this.server, this.options.kubeconfig, what)
+  protected override translate(error: unknown, what: string): Error {
     if (error instanceof this.k8s.ApiException) {
       const e = error as K8s.ApiException<unknown> & {code: number; body: unknown}
       // The generated code does not keep the request line; the Status message names the object.
       return httpFailure({body: e.body, kubeconfig: this.options.kubeconfig, status: e.code, what})
     }
 
-    return error instanceof Error ? error : new Error(String(error))
+    return super.translate(error, what)
   }
 }

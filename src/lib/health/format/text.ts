@@ -1,15 +1,19 @@
+import type {ChalkInstance} from 'chalk'
+
+import {plain} from '../../colour.js'
 import {table} from '../../table.js'
 import {STATUSES, type Status} from '../status.js'
 import type {HealthReport} from '../types.js'
 
-const COLOUR: Record<Status, string> = {CRITICAL: '\u001B[31m', OK: '\u001B[32m', UNKNOWN: '\u001B[35m', WARNING: '\u001B[33m'}
+const COLOUR = {CRITICAL: 'red', OK: 'green', UNKNOWN: 'magenta', WARNING: 'yellow'} as const satisfies Record<Status, keyof ChalkInstance>
 
 /**
  * A summary line first (what Nagios shows as the service output), then one aligned line per check,
  * with each finding under it when verbose.
  */
-export function formatText(report: HealthReport, options: {colour?: boolean; verbose?: boolean} = {}): string {
-  const paint = (s: Status, text = s) => (options.colour ? `${COLOUR[s]}${text}\u001B[0m` : text)
+export function formatText(report: HealthReport, options: {colour?: ChalkInstance; verbose?: boolean} = {}): string {
+  const colour = options.colour ?? plain
+  const paint = (s: Status, text = s) => colour[COLOUR[s]](text)
   const counts = STATUSES.map((s) => [s, report.checks.filter((c) => c.status === s).length] as const)
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${n} ${s.toLowerCase()}`)
