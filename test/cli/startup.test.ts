@@ -34,6 +34,12 @@ describe('start-up stays light', () => {
     for (const heavy of HEAVY) expect([...loaded].filter((p) => p.startsWith(heavy))).toEqual([])
   })
 
+  it('-h is help, as users expect (kp health -h printed "Nonexistent flag: -h")', () => {
+    const out = execFileSync(process.execPath, [kpBin, 'health', '-h'], {encoding: 'utf8', env: kpEnv()})
+    expect(out).toContain('USAGE')
+    expect(out).toContain('--output')
+  })
+
   it('the probe does see a lazily loaded module (control)', () => {
     const dir = tempDir()
     const config = writeTestConfig(dir)
