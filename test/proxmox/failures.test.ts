@@ -6,7 +6,6 @@ import {DEFAULT_RETRY} from '../../src/lib/proxmox/transport.js'
 import {type Client, connect, type Lab, NODE, rejection, requests, seedFailingFirst, startLab, TEMPLATE, TOKEN} from './helpers.js'
 
 const CLONE_ROUTE = '/nodes/{node}/qemu/{vmid}/clone'
-const START_ROUTE = '/nodes/{node}/qemu/{vmid}/status/start'
 
 describe('Proxmox adapter: failures', () => {
   let lab: Lab
@@ -83,13 +82,14 @@ describe('Proxmox adapter: failures', () => {
     expect(lab.server.requestLog.length - before).toBe(1)
   })
 
-  it('never retries a POST', async () => {
+  it('never retries a POST that is not safe to repeat (a stop)', async () => {
     const vmid = await freshVm()
-    lab.server.setFaults({errors: [{method: 'POST', path: START_ROUTE, rate: 1, status: 503}]})
-    const before = requests(lab.server, 'POST', START_ROUTE).length
-    const error = await failure(client.pve.start(NODE, vmid))
+    const stopRoute = '/nodes/{node}/qemu/{vmid}/status/stop'
+    lab.server.setFaults({errors: [{method: 'POST', path: stopRoute, rate: 1, status: 503}]})
+    const before = requests(lab.server, 'POST', stopRoute).length
+    const error = await failure(client.pve.stop(NODE, vmid))
     expect(error).toMatchObject({status: 503})
-    expect(requests(lab.server, 'POST', START_ROUTE).length - before).toBe(1)
+    expect(requests(lab.server, 'POST', stopRoute).length - before).toBe(1)
   })
 
   it('after failed clone POSTs, looks for the clone each time, clones again only when none started, and gives up after the bounded tries', async () => {

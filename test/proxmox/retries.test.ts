@@ -122,12 +122,32 @@ describe('Proxmox adapter: retries of safe calls', () => {
     expect(lab.server.vm(vmid)?.running).toBe(true)
   })
 
-  it('still never retries a start after an unclear answer', async () => {
+  it('sends a start again after a 503 only once it has seen the VM still stopped', async () => {
+    const vmid = await freshVm()
+    lab.server.setFaults({errors: [{method: 'POST', path: START_ROUTE, rate: 0.5, status: 503}], seed: seedFailingFirst(2, 0.5)})
+    const before = lab.server.requestLog.length
+    await client.pve.start(NODE, vmid)
+    expect(answers(lab, 'POST', START_ROUTE, before)).toEqual([503, 503, 200])
+    expect(lab.server.requestLog.slice(before).filter((e) => e.route === '/nodes/{node}/qemu/{vmid}/status/current')).toHaveLength(2)
+    expect(lab.server.vm(vmid)?.running).toBe(true)
+  })
+
+  it('never starts twice when the 503 came after the start: it sees the VM running', async () => {
+    const vmid = await freshVm()
+    lab.server.setFaults({errors: [{after: true, method: 'POST', path: START_ROUTE, rate: 1, status: 503}]})
+    const before = lab.server.requestLog.length
+    await client.pve.start(NODE, vmid)
+    expect(answers(lab, 'POST', START_ROUTE, before)).toEqual([503])
+    expect(lab.server.vm(vmid)?.running).toBe(true)
+  })
+
+  it('gives up on a start that keeps failing, within the bounded tries', async () => {
     const vmid = await freshVm()
     lab.server.setFaults({errors: [{method: 'POST', path: START_ROUTE, rate: 1, status: 503}]})
     const before = lab.server.requestLog.length
     await rejection(client.pve.start(NODE, vmid))
-    expect(answers(lab, 'POST', START_ROUTE, before)).toEqual([503])
+    expect(answers(lab, 'POST', START_ROUTE, before)).toEqual(Array.from({length: FAST_RETRY.tries}, () => 503))
+    expect(lab.server.vm(vmid)?.running).toBe(false)
   })
 
   it('clones again after a 503 once it has shown the clone did not start: one clone task, one VM', async () => {

@@ -304,8 +304,24 @@ class PveClient implements PveConnection {
     await this.run(node, () => this.vm(safety, node, vmid).resize.$put({disk: disk as Proxmox.Tdisk_1, size}))
   }
 
+  /**
+   * A start whose answer was lost may have started the VM: kp looks before sending it again. A start
+   * task still running is waited for; a VM already running is started; only a VM that stands still
+   * with no start under way gets the POST again (bounded, like every retry).
+   */
   async start(node: string, vmid: number): Promise<void> {
-    await this.run(node, () => this.vm('once', node, vmid).status.start.$post())
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.run(node, () => this.vm('once', node, vmid).status.start.$post())
+        return
+      } catch (error) {
+        if (!(error instanceof ProxmoxError) || error instanceof ProxmoxTaskError || !error.transient || attempt >= this.transport.tries) throw error
+        await this.transport.pause(attempt)
+        const starting = (await this.runningTasks(node, vmid)).find((t) => t.type === 'qmstart')
+        if (starting) await this.waitOn(node, starting.upid)
+        if ((await this.status(node, vmid)).status === 'running') return
+      }
+    }
   }
 
   async shutdown(node: string, vmid: number, timeoutSeconds: number): Promise<void> {
