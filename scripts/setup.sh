@@ -23,9 +23,10 @@ esac
 # The lab builds a Debian root with debootstrap, serves apt through apt-cacher-ng and runs VMs in
 # namespaces; the tests drive them with the real OpenSSH client. openssl: the lab's certificates
 # (Kubernetes API, kubeadm PKI). openssh-server and sudo: the SSH adapter's tests run their own sshd
-# on 127.0.0.1. shellcheck: the lint of the node-side scripts.
+# on 127.0.0.1. shellcheck: the lint of the node-side scripts. etcd-server, etcd-client: the real etcd
+# (3.4) that the lab's control planes run and that kp's backup tests snapshot on 127.0.0.1.
 apt_packages=(shellcheck sudo debootstrap debian-archive-keyring apt-cacher-ng iproute2 util-linux mount
-  coreutils dpkg gnupg openssh-client openssh-server procps openssl)
+  coreutils dpkg gnupg openssh-client openssh-server procps openssl etcd-server etcd-client)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 
