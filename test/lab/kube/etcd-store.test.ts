@@ -114,12 +114,23 @@ describe('the fake API server keeps its objects in a real etcd', () => {
     }
   })
 
-  it('refuses to start when no etcd endpoint answers, naming the endpoints', async () => {
+  it('refuses to start when no etcd endpoint answers, naming the endpoints; a member that is down is passed over', async () => {
     const port = await freePort()
+    const dead = `https://127.0.0.1:${port}`
     const dir = mkdtempSync(path.join(tmpdir(), 'kp-fake-kube-'))
-    await expect(startTestKube({etcd: {...etcdOption(etcd), endpoints: () => [`https://127.0.0.1:${port}`]}}, dir)).rejects.toThrow(
-      `the lab's API server could not read its objects from etcd at https://127.0.0.1:${port}: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing dial tcp 127.0.0.1:${port}: ECONNREFUSED"`,
+    await expect(startTestKube({etcd: {...etcdOption(etcd), endpoints: () => [dead]}}, dir)).rejects.toThrow(
+      `the lab's API server could not read its objects from etcd at ${dead}: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing dial tcp 127.0.0.1:${port}: ECONNREFUSED"`,
     )
+
+    const t = await startTestKube({etcd: {...etcdOption(etcd), endpoints: () => [dead, etcd.members[0]!.clientUrl]}}, dir)
+    try {
+      expect((await call(t.kube, 'POST', CM, {metadata: {name: 'via-second'}})).status).toBe(201)
+      expect(await etcdGet(etcd, '/registry/configmaps/default/via-second')).toMatchObject({metadata: {name: 'via-second'}})
+      expect((await t.kube.etcdHealth()).map((m) => m.healthy)).toEqual([false, true])
+      expect(await call(t.kube, 'GET', '/readyz/etcd')).toMatchObject({body: 'ok', status: 200})
+    } finally {
+      await t.kube.close()
+    }
   })
 })
 

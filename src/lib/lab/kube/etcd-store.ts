@@ -9,6 +9,7 @@
  * `rpc error: code = Unavailable …` when no endpoint could be reached.
  */
 import {Agent, request} from 'node:https'
+import type {TLSSocket} from 'node:tls'
 
 import {RESOURCES, type ResourceDef} from './discovery.js'
 import type {KubeObject} from './types.js'
@@ -55,6 +56,8 @@ const MAX_TXN_OPS = 128
 /** Under etcd's default `--max-request-bytes` (1.5 MiB) with room for base64 and JSON. */
 const MAX_TXN_BYTES = 900 * 1024
 const PAGE = 500
+/** How long a member may take to accept a connection before the next endpoint is tried. */
+const CONNECT_TIMEOUT_MS = 2000
 
 const b64 = (text: string) => Buffer.from(text).toString('base64')
 const unb64 = (text: string | undefined) => Buffer.from(text ?? '', 'base64').toString('utf8')
@@ -202,7 +205,6 @@ export class EtcdClient {
           res.on('data', (chunk: Buffer) => chunks.push(chunk))
           res.on('error', reject)
           res.on('end', () => {
-            clearTimeout(timer)
             const raw = Buffer.concat(chunks).toString('utf8')
             let parsed: {error?: string; message?: string} = {}
             try {
@@ -215,13 +217,28 @@ export class EtcdClient {
           })
         },
       )
+      // A member whose VM is gone never answers the connect: the next endpoint gets its turn after
+      // CONNECT_TIMEOUT_MS rather than after the whole request timeout.
+      let connected = false
+      req.on('socket', (socket: TLSSocket) => {
+        if (req.reusedSocket || !socket.connecting) connected = true
+        else socket.once('secureConnect', () => (connected = true))
+      })
+      const connectTimer = setTimeout(() => {
+        if (connected) return
+        req.destroy()
+        reject(new UnreachableError(`connection error: desc = "transport: Error while dialing dial tcp ${url.host}: i/o timeout"`))
+      }, Math.min(CONNECT_TIMEOUT_MS, timeoutMs))
       // The apiserver's etcd client gives up at its context's deadline with exactly this message.
       const timer = setTimeout(() => {
         req.destroy()
         reject(new EtcdError('context deadline exceeded'))
       }, timeoutMs)
-      req.on('error', (error: NodeJS.ErrnoException) => {
+      req.on('close', () => {
         clearTimeout(timer)
+        clearTimeout(connectTimer)
+      })
+      req.on('error', (error: NodeJS.ErrnoException) => {
         if (answered) reject(new EtcdError(error.message))
         else reject(new UnreachableError(`connection error: desc = "transport: Error while dialing dial tcp ${url.host}: ${error.code ?? error.message}"`))
       })
