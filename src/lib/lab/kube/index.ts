@@ -2,6 +2,7 @@
  * The lab's Kubernetes API server (see README.md beside this file for what it reproduces and how).
  */
 export {type FakeKube, type FakeKubeOptions, type KubeconfigOptions, kubeconfigText, type KubeRequestLogEntry, startFakeKube} from './server.js'
+export {type EtcdMemberHealth, type EtcdOptions, etcdKey, parseEtcdKey} from './etcd-store.js'
 export {ADMIN_GROUPS, ADMIN_USER, type ClusterPki, ensurePki, issueClientCertificate, type KeyPair} from './certs.js'
 export {Cluster, type DeleteOptions, type KubeList, type ListQuery} from './cluster.js'
 export {type ErrorFault, type KubeFaults, type LatencyFault, type RequestSelector} from './faults.js'

@@ -19,6 +19,7 @@ import {ADMIN_GROUPS, ADMIN_USER, type ClusterPki, ensurePki, issueClientCertifi
 import {Cluster, type DeleteOptions, type KubeList, NAMESPACES, SERVICES} from './cluster.js'
 import {Controllers} from './controllers.js'
 import {apiGroup, apiGroupList, apiResourceList, apiVersions, RESOURCES, type ResourceDef} from './discovery.js'
+import {EtcdClient, EtcdError, type EtcdMemberHealth, type EtcdOptions} from './etcd-store.js'
 import {type KubeFaults, KubeFaultState} from './faults.js'
 import {openApiV3} from './openapi.js'
 import {APPLY_PATCH_TYPE, PATCH_TYPES} from './patch.js'
@@ -35,6 +36,11 @@ export interface FakeKubeOptions {
   certDir?: string
   /** Controller tick in ms (default 500); 0 runs them only on `tick()`. */
   controllerIntervalMs?: number
+  /**
+   * Keep the objects in this etcd (v3 JSON gateway, client-certificate TLS) instead of the state file:
+   * loaded on start, every write committed before it is answered. See README.md (Storage in etcd).
+   */
+  etcd?: EtcdOptions
   faults?: KubeFaults
   /** `/version`'s gitVersion; v1.31.8 by default. */
   gitVersion?: string
@@ -75,6 +81,10 @@ export interface FakeKube {
   addStaticPod(node: string, pod: Pod): void
   caPem: string
   close(): Promise<void>
+  /** Resolves once every change made so far (requests, ticks, lab calls) is in etcd; at once without etcd. */
+  committed(): Promise<void>
+  /** Each etcd endpoint's answer to a quorum read, now (not the ~1 s cache the health endpoints use); [] without etcd. */
+  etcdHealth(): Promise<EtcdMemberHealth[]>
   faults(): KubeFaults
   /** A copy of an object by resource name (`pods`, `deployments`…), or undefined. */
   get<T extends KubeObject = KubeObject>(resource: string, namespace: string | undefined, name: string): T | undefined
@@ -91,6 +101,11 @@ export interface FakeKube {
   pki: ClusterPki
   port: number
   registerNode(name: string, options?: RegisterNodeOptions): Node
+  /**
+   * Read every object from etcd again (after an etcd restore): open watches end, as when an apiserver
+   * restarts. Rejects without etcd or when etcd cannot be read.
+   */
+  reload(): Promise<{objects: number; revision: number}>
   readonly requestLog: readonly KubeRequestLogEntry[]
   seedDemo(options: SeedDemoOptions): void
   setFaults(faults: KubeFaults): void
@@ -159,16 +174,17 @@ const HEALTH_CHECKS = ['ping', 'log', 'etcd', 'etcd-readiness', 'informer-sync',
  * answer: a failing check makes the aggregate 500 with every check listed (verbose or not) and the
  * reason withheld, and its own path 500 `internal server error: …`.
  */
-function health(pathname: string, verbose: boolean, fails: (check: string) => boolean): {status: number; text: string} | undefined {
+function health(pathname: string, verbose: boolean, failure: (check: string) => string | undefined): {status: number; text: string} | undefined {
   const m = /^\/(readyz|livez|healthz)(?:\/(.+))?$/.exec(pathname)
   if (!m) return undefined
   const kind = m[1] ?? 'healthz'
   const checks = HEALTH_CHECKS.filter((c) => kind === 'readyz' || !['etcd-readiness', 'informer-sync', 'shutdown'].includes(c))
   if (m[2]) {
     if (!checks.includes(m[2])) return undefined
-    return fails(m[2]) ? {status: 500, text: `internal server error: ${m[2]} check failed (injected fault)\n`} : {status: 200, text: 'ok'}
+    const reason = failure(m[2])
+    return reason ? {status: 500, text: `internal server error: ${reason}\n`} : {status: 200, text: 'ok'}
   }
-  const failed = checks.filter(fails)
+  const failed = checks.filter((c) => failure(c) !== undefined)
   if (failed.length === 0 && !verbose) return {status: 200, text: 'ok'}
   const lines = checks.map((c) => (failed.includes(c) ? `[-]${c} failed: reason withheld` : `[+]${c} ok`))
   return failed.length === 0 ? {status: 200, text: `${lines.join('\n')}\n${kind} check passed\n`} : {status: 500, text: `${lines.join('\n')}\n${kind} check failed\n`}
@@ -195,6 +211,14 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const host = options.host ?? '127.0.0.1'
   const pki = await ensurePki(options.certDir ?? defaultCertDir(options.stateFile), [host, ...(options.sans ?? [])], {servingDays: options.servingCertificateDays})
   const store = ObjectStore.open(options.stateFile)
+  const etcd = options.etcd ? new EtcdClient(options.etcd) : undefined
+  if (etcd) {
+    store.attachEtcd(etcd)
+    await store.load().catch((error: unknown) => {
+      etcd.close()
+      throw new Error(`the lab's API server could not read its objects from etcd at ${options.etcd?.endpoints().join(', ')}: ${(error as Error).message}`)
+    })
+  }
   const faults = new KubeFaultState(options.faults)
   const cluster = new Cluster(store, faults, options.gracePeriodScale ?? 1)
   const controllers = new Controllers(cluster)
@@ -208,9 +232,24 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       spec: {clusterIP: '10.96.0.1', ports: [{name: 'https', port: 443, protocol: 'TCP', targetPort: 6443}], type: 'ClusterIP'},
     })
   }
+  await store.commit().catch((error: unknown) => {
+    etcd?.close()
+    throw new Error(`the lab's API server could not write its first objects to etcd: ${(error as Error).message}`)
+  })
   const gitVersion = options.gitVersion ?? 'v1.31.8'
   const requests = requestRecorder<KubeRequestLogEntry>(options.requestLogFile ?? (options.stateFile ? path.join(path.dirname(options.stateFile), 'kube-requests.jsonl') : undefined))
   let address = ''
+
+  // The etcd health check's answer for ~1 s, so health requests stay cheap; the apiserver's own wording.
+  let etcdProbe: {at: number; failure: Promise<string | undefined>} | undefined
+  const etcdFailure = (): Promise<string | undefined> => {
+    if (!etcd) return Promise.resolve(undefined)
+    if (!etcdProbe || performance.now() - etcdProbe.at > 1000) {
+      const failure = etcd.health().then((members) => (members.some((m) => m.healthy) ? undefined : `error getting data from etcd: ${members[0]?.error ?? 'no endpoints'}`))
+      etcdProbe = {at: performance.now(), failure}
+    }
+    return etcdProbe.failure
+  }
 
   const version = () => {
     const m = /^v(\d+)\.(\d+)/.exec(gitVersion)
@@ -311,7 +350,11 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         entry.user = identity.user
         entry.groups = identity.groups
       }
-      const healthAnswer = health(url.pathname, url.searchParams.has('verbose'), (check) => faults.healthCheckFails(check))
+      const etcdDown = /^\/(readyz|livez|healthz)/.test(url.pathname) ? await etcdFailure() : undefined
+      const healthAnswer = health(url.pathname, url.searchParams.has('verbose'), (check) => {
+        if (faults.healthCheckFails(check)) return `${check} check failed (injected fault)`
+        return check === 'etcd' || check === 'etcd-readiness' ? etcdDown : undefined
+      })
       if (healthAnswer) return finish(healthAnswer.status, healthAnswer.text, 'text/plain; charset=utf-8')
       if (!identity && url.pathname !== '/version') return finish(401, new KubeError(401, 'Unauthorized', 'Unauthorized').toStatus())
       const injected = faults.errorFor(method, url.pathname)
@@ -335,7 +378,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       const text = method === 'GET' || method === 'HEAD' ? '' : await readBody(req)
       const body = apply ? parseApplyBody(text) : parseJson(text)
       const dryRun = url.searchParams.getAll('dryRun').includes('All') || (!apply && isDryRun(body))
-      const answer = dryRun && method !== 'GET' ? store.dryRun(() => resource(req, method, url, request, body)) : resource(req, method, url, request, body)
+      const answer = await committed(() => (dryRun && method !== 'GET' ? store.dryRun(() => resource(req, method, url, request, body)) : resource(req, method, url, request, body)))
       if (method === 'GET' && answer.status === 200 && !request.subresource && wantsTable(req.headers.accept)) {
         return finish(200, toTable(request.def, answer.body as KubeList | KubeObject), 'application/json;as=Table;v=v1;g=meta.k8s.io')
       }
@@ -344,6 +387,26 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       const kubeError = error instanceof KubeError ? error : new KubeError(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`)
       return finish(kubeError.code, kubeError.toStatus())
     }
+  }
+
+  /**
+   * Run a request's (synchronous) work and answer only once etcd holds what it changed; when etcd
+   * refuses, the change is undone and the client gets the apiserver's 500 with etcd's message.
+   */
+  const committed = async <T>(work: () => T): Promise<T> => {
+    let result: {failure: Error} | {value: T}
+    try {
+      result = {value: work()}
+    } catch (error) {
+      result = {failure: error instanceof Error ? error : new Error(String(error))}
+    }
+    try {
+      await store.commit()
+    } catch (error) {
+      throw etcdError(error)
+    }
+    if ('failure' in result) throw result.failure
+    return result.value
   }
 
   const server: Server = createServer({ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem, rejectUnauthorized: false, requestCert: true}, (req, res) => {
@@ -376,9 +439,19 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       // A controller error must not stop the loop; the next tick retries, as controllers requeue.
       lastTickError = error
     }
+    store.commit().catch((error: unknown) => {
+      lastTickError = error
+    })
+  }
+  // With etcd, a tick waits for the previous one's commit (no pile of batches while etcd hangs), and a
+  // cache that may have missed a write etcd applied late is read again first.
+  const scheduledTick = () => {
+    if (store.busy || store.loading) return
+    if (store.stale) store.load().catch(() => undefined)
+    else tick()
   }
   const interval = options.controllerIntervalMs ?? 500
-  const timer = interval > 0 ? setInterval(tick, interval) : undefined
+  const timer = interval > 0 ? setInterval(scheduledTick, interval) : undefined
   timer?.unref()
   tick()
 
@@ -398,11 +471,15 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeAllConnections()
         await closed
+        await store.settled()
         store.save()
+        etcd?.close()
       })()
       return closing
     },
     cluster,
+    committed: () => store.commit().then(() => store.settled()),
+    etcdHealth: () => etcd?.health() ?? Promise.resolve([]),
     faults: () => faults.get(),
     get: (resourceName, namespace, name) => cluster.find(byName(resourceName), namespace, name),
     host,
@@ -417,6 +494,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     pki,
     port,
     registerNode: (name, nodeOptions) => registerNode(cluster, name, {kubeletVersion: gitVersion, ...nodeOptions}),
+    reload: () => store.load(),
     requestLog: requests.log,
     seedDemo(seedOptions) {
       seedDemo(cluster, {kubeletVersion: gitVersion, ...seedOptions})
@@ -436,6 +514,12 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     },
   }
   return kube
+}
+
+/** kube-apiserver passes a storage error it does not know through as a 500 Status with no reason (`Error from server: …`). */
+function etcdError(error: unknown): KubeError {
+  if (error instanceof EtcdError) return new KubeError(500, undefined, error.message)
+  return error instanceof KubeError ? error : new KubeError(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`)
 }
 
 function contentType(req: IncomingMessage): string {

@@ -44,12 +44,16 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, store: Obj
   const listener = (event: WatchEvent) => {
     if (wanted(event.key, event.object)) send(event.type, event.object)
   }
+  // The store was re-read from etcd (a restore): the client lists again, as after an apiserver restart.
+  const reset = () => res.end()
   store.events.on('change', listener)
+  store.events.once('reset', reset)
   const timeout = setTimeout(() => res.end(), Number(query.get('timeoutSeconds') ?? 1800) * 1000)
   timeout.unref()
   const stop = () => {
     clearTimeout(timeout)
     store.events.off('change', listener)
+    store.events.off('reset', reset)
   }
   req.on('close', stop)
   res.on('close', stop)
