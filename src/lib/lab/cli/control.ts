@@ -30,7 +30,30 @@ export interface LabKubeState {
   nodes: Array<{name: string; ready: boolean; unschedulable: boolean}>
 }
 
+/** One etcd member of a lab cluster, as `kp lab status` shows it. */
+export interface LabEtcdMember {
+  clientURL: string
+  dbSize?: number
+  /** Why the member is not healthy. */
+  error?: string
+  healthy: boolean
+  id?: string
+  leader: boolean
+  name: string
+  peerURL: string
+  version?: string
+  vmid: number
+}
+
+/** The real etcd of each kubeadm cluster in the lab. */
+export interface LabEtcdState {
+  clusters: Array<{leader?: string; members: LabEtcdMember[]; name: string}>
+  /** VMs whose etcd is kept stopped (kp lab fault NODE --etcd-down). */
+  down: string[]
+}
+
 export interface LabState {
+  etcd?: LabEtcdState
   faults: Faults
   kube?: LabKubeState
   vms: LabVm[]
@@ -47,6 +70,8 @@ export interface FaultRequest {
   kube?: KubeFaults
   /** Node name → kubelet down (true) or back (false). */
   kubelets?: Record<string, boolean>
+  /** VMID → etcd member kept stopped (true) or started again (false). */
+  etcd?: Record<string, boolean>
 }
 
 export interface FaultResult {
