@@ -7,6 +7,7 @@ import {request} from 'node:http'
 import {UsageError} from '../../errors.js'
 import type {VmFaults} from '../host/runtime.js'
 import type {KubeFaults} from '../kube/faults.js'
+import type {EtcdMemberState} from '../kubeadm/etcd.js'
 import type {Faults} from '../proxmox/faults.js'
 
 export interface LabVm {
@@ -31,19 +32,7 @@ export interface LabKubeState {
 }
 
 /** One etcd member of a lab cluster, as `kp lab status` shows it. */
-export interface LabEtcdMember {
-  clientURL: string
-  dbSize?: number
-  /** Why the member is not healthy. */
-  error?: string
-  healthy: boolean
-  id?: string
-  leader: boolean
-  name: string
-  peerURL: string
-  version?: string
-  vmid: number
-}
+export type LabEtcdMember = EtcdMemberState
 
 /** The real etcd of each kubeadm cluster in the lab. */
 export interface LabEtcdState {
