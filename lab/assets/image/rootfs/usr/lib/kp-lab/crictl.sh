@@ -84,7 +84,8 @@ kplab_crictl_ps() {
     created=$(cat "$dir/created")
     age=$((EPOCHSECONDS - created / 1000000000))
     if ((age < 60)); then age="$age seconds ago"; elif ((age < 3600)); then age="$((age / 60)) minutes ago"; else age="$((age / 3600)) hours ago"; fi
-    printf '%-20s%-20s%-20s%-20s%-20s%-20s%-20s%s\n' "${id:0:13}" "$(cat "$dir/image")" "$age" "${REPLY^}" "$(cat "$dir/name")" "$(cat "$dir/attempt")" \
+    # containerd reports the image by its digest, which crictl truncates to 13 characters.
+    printf '%-20s%-20s%-20s%-20s%-20s%-20s%-20s%s\n' "${id:0:13}" "$(sha256sum <"$dir/image" | cut -c1-13)" "$age" "${REPLY^}" "$(cat "$dir/name")" "$(cat "$dir/attempt")" \
       "$(cut -c1-13 "$dir/pod-id")" "$(cat "$dir/pod")"
   done
 }
