@@ -37,6 +37,19 @@ stub power /sbin/shutdown
 dpkg-divert --local --rename --divert /usr/bin/cloud-init.kp-lab-real --add /usr/bin/cloud-init >/dev/null
 ln -sfn "$stubs/cloud-init" /usr/bin/cloud-init
 
+# The etcd "container image" the lab kubelet runs etcd from (its static pod registry.k8s.io/etcd):
+# Debian's etcd-server and etcd-client, fetched through the lab's apt-cacher-ng (debootstrap's
+# sources.list: bookworm main) and unpacked — not installed — under a folder that is not on the
+# node's PATH, since on a kubeadm node etcdctl exists only inside the etcd container.
+etcd_image=/var/lib/kp-lab/images/etcd
+etcd_work=$(mktemp -d)
+apt-get update -qq
+(cd "$etcd_work" && apt-get download -qq -o APT::Sandbox::User=root etcd-server etcd-client)
+for deb in "$etcd_work"/*.deb; do dpkg-deb -x "$deb" "$etcd_work/root"; done
+install -d -m 0755 "$etcd_image/usr/local/bin"
+install -m 0755 "$etcd_work/root/usr/bin/etcd" "$etcd_work/root/usr/bin/etcdctl" "$etcd_image/usr/local/bin/"
+rm -rf "$etcd_work"
+
 cat >/etc/fstab <<'FSTAB'
 # /etc/fstab: static file system information.
 LABEL=debian-root / ext4 rw,discard,errors=remount-ro 0 1
@@ -68,7 +81,7 @@ rm -f /var/lib/dbus/machine-id
 ln -sfn /usr/share/zoneinfo/Etc/UTC /etc/localtime
 
 install -d -m 0755 /var/lib/kp-lab /var/log/kp-lab /etc/apt/keyrings
-chmod 0755 /usr/local/sbin/kp-lab-init "$stubs"/*
-chmod 0644 /etc/ssh/sshrc /usr/lib/kp-lab/stub-lib.sh
+chmod 0755 /usr/local/sbin/kp-lab-init /usr/lib/kp-lab/container-run "$stubs"/*
+chmod 0644 /etc/ssh/sshrc /usr/lib/kp-lab/stub-lib.sh /usr/lib/kp-lab/crictl.sh
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/*.log /var/log/apt/* /root/.bash_history

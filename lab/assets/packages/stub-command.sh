@@ -101,6 +101,11 @@ case $command in
       printf 'crictl version v%s\n' "$version"
       exit 0
     fi
+    if [[ ${1:-} == ps || ${1:-} == exec ]] && [[ -r /usr/lib/kp-lab/crictl.sh ]]; then
+      # shellcheck source=../image/rootfs/usr/lib/kp-lab/crictl.sh
+      source /usr/lib/kp-lab/crictl.sh
+      kplab_crictl "$@"
+    fi
     not_simulated "$@"
     ;;
   *)

@@ -5,8 +5,8 @@ import type {FaultResult} from '../../lib/lab/cli/control.js'
 
 export default class LabFault extends BaseCommand<typeof LabFault> {
   static args = {nodes: Args.string({description: 'VMs (names or VMIDs) that get the VM faults.'})}
-  static description = `Inject faults into the running lab, to rehearse failures: a slow or failing Proxmox API, a task that fails, a guest agent that never answers, a slow reboot, SSH sessions that drop; with kp lab up --cluster also a slow or failing Kubernetes API, a PodDisruptionBudget that blocks, a pod that never terminates, a kubelet that stops posting status.
-API faults apply to every call; VM and kubelet faults to the nodes named. --clear removes them all.`
+  static description = `Inject faults into the running lab, to rehearse failures: a slow or failing Proxmox API, a task that fails, a guest agent that never answers, a slow reboot, SSH sessions that drop; with kp lab up --cluster also a slow or failing Kubernetes API, a PodDisruptionBudget that blocks, a pod that never terminates, a kubelet that stops posting status; on a kubeadm cluster in the lab an etcd member kept stopped.
+API faults apply to every call; VM, kubelet and etcd faults to the nodes named. --clear removes them all.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %> --api-latency 100-800 --api-error-rate 0.1',
@@ -18,6 +18,7 @@ API faults apply to every call; VM and kubelet faults to the nodes named. --clea
     '<%= config.bin %> <%= command.id %> cp1 --drop-ssh',
     '<%= config.bin %> <%= command.id %> --block-pdb default/web --stuck-pod default/debug',
     '<%= config.bin %> <%= command.id %> w1 --kubelet-down',
+    '<%= config.bin %> <%= command.id %> cp1 --etcd-down',
     '<%= config.bin %> <%= command.id %> --clear',
   ]
 
@@ -34,6 +35,8 @@ API faults apply to every call; VM and kubelet faults to the nodes named. --clea
     clear: Flags.boolean({description: 'Remove every fault (of the VMs named, or all).'}),
     'drop-next-ssh': Flags.integer({description: 'Cut the next N SSH sessions to the VMs as they start.', min: 1}),
     'drop-ssh': Flags.boolean({description: 'Cut the open SSH sessions to the VMs now.'}),
+    'etcd-down': Flags.boolean({description: "The nodes' etcd member is stopped (SIGTERM) and the lab kubelet does not start it again."}),
+    'etcd-up': Flags.boolean({description: "The nodes' etcd member is started again from its static pod manifest."}),
     'fail-task': Flags.string({description: 'The next Proxmox task of this type fails (qmclone, qmstart, qmreboot, resize, qmsnapshot…).'}),
     'fail-task-message': Flags.string({description: "The failing task's exit status."}),
     'kube-error-rate': Flags.string({description: 'Fraction (0–1) of Kubernetes API calls that fail; 0 turns it off.'}),
@@ -55,7 +58,7 @@ API faults apply to every call; VM and kubelet faults to the nodes named. --clea
     const result = await labFault(this.stateDir, {
       agentDown: f['agent-down'], agentUp: f['agent-up'], apiErrorAfter: f['api-error-after'], apiErrorMethod: f['api-error-method'], apiErrorRate: rate(f['api-error-rate']),
       apiErrorStatus: f['api-error-status'], apiLatency: f['api-latency'], apiLockContention: rate(f['api-lock-contention']),
-      blockPdb: f['block-pdb'], clear: f.clear, dropNextSsh: f['drop-next-ssh'], dropSsh: f['drop-ssh'], failTask: f['fail-task'], failTaskMessage: f['fail-task-message'],
+      blockPdb: f['block-pdb'], clear: f.clear, dropNextSsh: f['drop-next-ssh'], dropSsh: f['drop-ssh'], etcdDown: f['etcd-down'], etcdUp: f['etcd-up'], failTask: f['fail-task'], failTaskMessage: f['fail-task-message'],
       kubeErrorRate: rate(f['kube-error-rate']), kubeErrorStatus: f['kube-error-status'], kubeLatency: f['kube-latency'], kubeletDown: f['kubelet-down'], kubeletUp: f['kubelet-up'],
       nodes: argv as string[], rebootDelay: f['reboot-delay'], stuckPod: f['stuck-pod'],
     })
@@ -69,6 +72,7 @@ API faults apply to every call; VM and kubelet faults to the nodes named. --clea
       this.log(`Kubernetes API faults: ${Object.keys(kube.faults).length > 0 ? JSON.stringify(kube.faults) : 'none'}`)
       this.log(`Kubelets down: ${kube.kubeletDown.length > 0 ? kube.kubeletDown.join(', ') : 'none'}`)
     }
+    if (result.state.etcd) this.log(`etcd members down: ${result.state.etcd.down.length > 0 ? result.state.etcd.down.join(', ') : 'none'}`)
     return result
   }
 }

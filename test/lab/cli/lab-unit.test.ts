@@ -153,3 +153,33 @@ describe('kp lab fault flags for the Kubernetes API', () => {
     expect(() => buildFaultRequest(state, flags)).toThrow(message)
   })
 })
+
+describe('kp lab fault --etcd-down/--etcd-up', () => {
+  const member = (name: string, vmid: number) => ({clientURL: 'https://x:2379', healthy: true, leader: false, name, peerURL: 'https://x:2380', vmid})
+  const state: LabState = {
+    etcd: {clusters: [{members: [member('cp1', 201)], name: 'lab'}], down: ['cp1']},
+    faults: {},
+    vms: [
+      {booted: true, faults: {}, ip: '10.77.0.11', name: 'cp1', node: 'pve', running: true, template: false, vmid: 201},
+      {booted: true, faults: {}, ip: '10.77.0.12', name: 'w1', node: 'pve', running: true, template: false, vmid: 202},
+    ],
+  }
+
+  it('addresses members by VM name or VMID; --clear starts every stopped member again', () => {
+    expect(buildFaultRequest(state, {etcdDown: true, nodes: ['cp1']})).toEqual({etcd: {201: true}})
+    expect(buildFaultRequest(state, {etcdUp: true, nodes: ['201']})).toEqual({etcd: {201: false}})
+    expect(buildFaultRequest(state, {clear: true, nodes: []})).toEqual({etcd: {201: false}, proxmox: {}})
+  })
+
+  it.for([
+    [{etcdDown: true, nodes: []}, 'name the nodes the fault is for'],
+    [{etcdDown: true, etcdUp: true, nodes: ['cp1']}, '--etcd-down and --etcd-up contradict each other'],
+    [{etcdDown: true, nodes: ['w1']}, 'w1 runs no etcd member'],
+  ] as ReadonlyArray<readonly [FaultFlags, string]>)('refuses %j', ([flags, message]) => {
+    expect(() => buildFaultRequest(state, flags)).toThrow(message)
+  })
+
+  it('refuses when the lab runs no etcd', () => {
+    expect(() => buildFaultRequest({...state, etcd: undefined}, {etcdDown: true, nodes: ['cp1']})).toThrow('the lab runs no etcd')
+  })
+})

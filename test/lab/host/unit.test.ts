@@ -177,6 +177,8 @@ describe('lab shell assets', () => {
     const bash = [
       ...readdirSync(stubs).map((f) => path.join(stubs, f)),
       path.join(assets, 'image/rootfs/usr/lib/kp-lab/stub-lib.sh'),
+      path.join(assets, 'image/rootfs/usr/lib/kp-lab/crictl.sh'),
+      path.join(assets, 'image/rootfs/usr/lib/kp-lab/container-run'),
       path.join(assets, 'image/rootfs/usr/local/sbin/kp-lab-init'),
       path.join(assets, 'image/customize.sh'),
       path.join(assets, 'host/vm-boot.sh'),

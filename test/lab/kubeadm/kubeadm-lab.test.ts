@@ -220,6 +220,8 @@ describe.skipIf(!isRoot || !hasKubectl)('the lab kubeadm and kubelets', () => {
   })
 
   it('a restarted supervisor serves the cluster again', async () => {
+    const etcd = await ssh.ok(CP1, 'sudo crictl ps --name etcd -q')
+    expect(etcd).toMatch(/^[0-9a-f]{64}\n$/)
     const {pid} = JSON.parse(readFileSync(path.join(lab, 'supervisor.json'), 'utf8')) as {pid: number}
     process.kill(pid, 'SIGKILL')
     await until('the supervisor gone', async () => {
@@ -233,6 +235,9 @@ describe.skipIf(!isRoot || !hasKubectl)('the lab kubeadm and kubelets', () => {
     const up = await runKp(['lab', 'up', '--nodes', '3', '--cert-days', String(CERT_DAYS), '--state-dir', state], {timeoutMs: 120_000})
     expect(up.code, up.stderr + up.stdout).toBe(0)
     await until('3 Ready nodes again', async () => (await Promise.all(['cp1', 'cp2', 'w1'].map(ready))).every((r) => r === 'True'), 30_000)
+    // The new supervisor's kubelet adopts the etcd still running in the VM instead of starting a second one.
+    expect(await ssh.ok(CP1, 'sudo crictl ps --name etcd -q')).toBe(etcd)
+    expect(readFileSync(path.join(lab, 'supervisor.log'), 'utf8')).toMatch(/kubelet cp1: etcd already running/)
     const join = await kubeadm(CP1, 'token create --print-join-command')
     expect(join.code, join.stderr).toBe(0)
     secrets.push(/--token \S+\.(\S+)/.exec(join.stdout)![1]!)

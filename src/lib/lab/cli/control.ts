@@ -7,6 +7,7 @@ import {request} from 'node:http'
 import {UsageError} from '../../errors.js'
 import type {VmFaults} from '../host/runtime.js'
 import type {KubeFaults} from '../kube/faults.js'
+import type {EtcdMemberState} from '../kubeadm/etcd.js'
 import type {Faults} from '../proxmox/faults.js'
 
 export interface LabVm {
@@ -30,7 +31,18 @@ export interface LabKubeState {
   nodes: Array<{name: string; ready: boolean; unschedulable: boolean}>
 }
 
+/** One etcd member of a lab cluster, as `kp lab status` shows it. */
+export type LabEtcdMember = EtcdMemberState
+
+/** The real etcd of each kubeadm cluster in the lab. */
+export interface LabEtcdState {
+  clusters: Array<{leader?: string; members: LabEtcdMember[]; name: string}>
+  /** VMs whose etcd is kept stopped (kp lab fault NODE --etcd-down). */
+  down: string[]
+}
+
 export interface LabState {
+  etcd?: LabEtcdState
   faults: Faults
   kube?: LabKubeState
   vms: LabVm[]
@@ -47,6 +59,8 @@ export interface FaultRequest {
   kube?: KubeFaults
   /** Node name → kubelet down (true) or back (false). */
   kubelets?: Record<string, boolean>
+  /** VMID → etcd member kept stopped (true) or started again (false). */
+  etcd?: Record<string, boolean>
 }
 
 export interface FaultResult {

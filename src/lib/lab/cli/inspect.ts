@@ -19,6 +19,7 @@ export interface LabStatusResult {
   vms: LabVm[]
   faults?: LabState['faults']
   kube?: LabState['kube']
+  etcd?: LabState['etcd']
 }
 
 export async function labStatus(stateDir: string): Promise<LabStatusResult> {
@@ -40,7 +41,7 @@ export async function labStatus(stateDir: string): Promise<LabStatusResult> {
     {detail: 'apt-cacher-ng on 10.77.0.1:3142', name: 'apt proxy', ok: true},
     ...(live.kubeUrl ? [{detail: `${live.kubeUrl}  kubeconfig ${paths.kubeconfig}`, name: 'kubernetes api', ok: true}] : []),
   ]
-  return {components, dir: paths.dir, faults: lab.faults, ...(lab.kube ? {kube: lab.kube} : {}), state: 'ready', supervisor: withoutCa(live), vms: lab.vms}
+  return {components, dir: paths.dir, ...(lab.etcd ? {etcd: lab.etcd} : {}), faults: lab.faults, ...(lab.kube ? {kube: lab.kube} : {}), state: 'ready', supervisor: withoutCa(live), vms: lab.vms}
 }
 
 function withoutCa(status: SupervisorStatus): Omit<SupervisorStatus, 'caPem'> {
@@ -84,6 +85,9 @@ export interface FaultFlags {
   clear?: boolean
   dropNextSsh?: number
   dropSsh?: boolean
+  /** Stop the nodes' etcd member and keep it stopped. */
+  etcdDown?: boolean
+  etcdUp?: boolean
   failTask?: string
   failTaskMessage?: string
   kubeErrorRate?: number
@@ -98,7 +102,7 @@ export interface FaultFlags {
 }
 
 const VM_FLAGS = ['agentDown', 'agentUp', 'dropNextSsh', 'dropSsh', 'rebootDelay'] as const
-const KUBELET_FLAGS = ['kubeletDown', 'kubeletUp'] as const
+const KUBELET_FLAGS = ['kubeletDown', 'kubeletUp', 'etcdDown', 'etcdUp'] as const
 const KUBE_FLAGS = ['blockPdb', 'kubeErrorRate', 'kubeLatency', 'stuckPod'] as const
 
 /** `200` or `100-800` → a latency the fakes understand; 0 → none. */
@@ -120,11 +124,12 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
   const kubeletFlagsGiven = KUBELET_FLAGS.filter((k) => flags[k] === true)
   if ((vmFlagsGiven.length > 0 || kubeletFlagsGiven.length > 0) && flags.nodes.length === 0) throw new UsageError('name the nodes the fault is for: kp lab fault NODE… --agent-down (names or VMIDs)')
   if (flags.nodes.length > 0 && vmFlagsGiven.length === 0 && kubeletFlagsGiven.length === 0 && !flags.clear) {
-    throw new UsageError('say which fault the nodes get: --agent-down, --agent-up, --reboot-delay, --drop-ssh, --drop-next-ssh, --kubelet-down or --kubelet-up')
+    throw new UsageError('say which fault the nodes get: --agent-down, --agent-up, --reboot-delay, --drop-ssh, --drop-next-ssh, --kubelet-down, --kubelet-up, --etcd-down or --etcd-up')
   }
 
   if (flags.agentDown && flags.agentUp) throw new UsageError('--agent-down and --agent-up contradict each other')
   if (flags.kubeletDown && flags.kubeletUp) throw new UsageError('--kubelet-down and --kubelet-up contradict each other')
+  if (flags.etcdDown && flags.etcdUp) throw new UsageError('--etcd-down and --etcd-up contradict each other')
   if (flags.kubeErrorRate !== undefined && !(flags.kubeErrorRate >= 0 && flags.kubeErrorRate <= 1)) throw new UsageError('--kube-error-rate must be between 0 and 1, like 0.2')
   if (flags.apiErrorRate !== undefined && !(flags.apiErrorRate >= 0 && flags.apiErrorRate <= 1)) throw new UsageError('--api-error-rate must be between 0 and 1, like 0.2')
   if (flags.apiLockContention !== undefined && !(flags.apiLockContention >= 0 && flags.apiLockContention <= 1)) {
@@ -144,7 +149,7 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
   const apiFlags = [flags.apiLatency, flags.apiErrorRate, flags.apiLockContention, flags.failTask]
   if (flags.clear || apiFlags.some((f) => f !== undefined)) request.proxmox = api
 
-  Object.assign(request, kubeFaultRequest(current, flags))
+  Object.assign(request, kubeFaultRequest(current, flags), etcdFaultRequest(current, flags))
 
   // --clear alone touches only VMs that have faults: a VM still being cloned has no disk to write to.
   const vmTargets = vmFlagsGiven.length > 0 || (flags.clear && current.vms.some((v) => !v.template))
@@ -182,6 +187,26 @@ function apiErrors(current: ErrorFault[], flags: FaultFlags): ErrorFault[] {
 }
 
 type VmFaultsInput = NonNullable<FaultRequest['vms']>[string]
+
+/** `--etcd-down`/`--etcd-up` for the nodes named; --clear starts every stopped member again. */
+function etcdFaultRequest(current: LabState, flags: FaultFlags): Pick<FaultRequest, 'etcd'> {
+  const etcd: Record<string, boolean> = {}
+  if (flags.clear) {
+    for (const name of current.etcd?.down ?? []) etcd[String(resolveVm(current.vms, name).vmid)] = false
+  }
+
+  if (flags.etcdDown || flags.etcdUp) {
+    if (!current.etcd || current.etcd.clusters.length === 0) throw new UsageError('the lab runs no etcd: kubeadm init on a lab VM starts the first member')
+    const members = current.etcd.clusters.flatMap((c) => c.members)
+    for (const ref of flags.nodes) {
+      const vm = resolveVm(current.vms, ref)
+      if (!members.some((m) => m.vmid === vm.vmid)) throw new UsageError(`${vm.name} runs no etcd member`, {hint: `the members: ${members.map((m) => m.name).join(', ')}`})
+      etcd[String(vm.vmid)] = flags.etcdDown === true
+    }
+  }
+
+  return Object.keys(etcd).length > 0 ? {etcd} : {}
+}
 
 /** The Kubernetes part of a fault request: API latency and errors, blocking PDBs, stuck pods, silent kubelets. */
 function kubeFaultRequest(current: LabState, flags: FaultFlags): Pick<FaultRequest, 'kube' | 'kubelets'> {

@@ -13,7 +13,8 @@ import {addBridgeAddress} from '../host/system.js'
 import {type FakeKube, startFakeKube} from '../kube/index.js'
 import {LAB_ENDPOINT_IP, type LabKubeadm, type LabVmState, startLabKubeadm} from '../kubeadm/index.js'
 import {startFakeProxmox, type FakeProxmox} from '../proxmox/index.js'
-import type {FaultRequest, FaultResult, LabKubeState, LabState} from './control.js'
+import {etcdClientCredentials, etcdClusterState} from '../kubeadm/etcd.js'
+import type {FaultRequest, FaultResult, LabEtcdState, LabKubeState, LabState} from './control.js'
 import {LAB_KUBE_PORT, LAB_PVE_NODE, LAB_PVE_PORT, LAB_SHARED_STORAGE, LAB_TEMPLATE_VMID, LAB_TOKEN_ID, labPaths} from './files.js'
 import {LAB_HOST_IP} from './lab-config.js'
 import {type Phase, type SupervisorStatus, writeStatus} from './status.js'
@@ -163,6 +164,28 @@ function kubeState(kubeadm: LabKubeadm | undefined): LabKubeState | undefined {
   return {faults: kubes[0]!.faults(), ...kubeadm.kubelets.state()}
 }
 
+/** The real etcd of each kubeadm cluster: members, health, leader (asked of the members themselves). */
+async function etcdState(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | undefined): Promise<LabEtcdState | undefined> {
+  if (!kubeadm) return undefined
+  const running = kubeadm.clusters.all()
+  const clusters = await Promise.all(running.map(async ({record}) => {
+    try {
+      return {name: record.name, ...(await etcdClusterState(record, await etcdClientCredentials(kubeadm.clusters.store.pkiDir(record.name))))}
+    } catch (error) {
+      log(`etcd state of ${record.name}: ${error instanceof Error ? error.message : String(error)}`)
+      return {members: [], name: record.name}
+    }
+  }))
+  const names = new Map(labVms(lab, pve).map((vm) => [vm.vmid, vm.name]))
+  const down = [...kubeadm.pods.etcdDown].map((vmid) => names.get(vmid) ?? String(vmid)).sort()
+  return clusters.length === 0 && down.length === 0 ? undefined : {clusters, down}
+}
+
+async function labStateWithEtcd(lab: Lab, pve: FakeProxmox, kubeadm?: LabKubeadm): Promise<LabState> {
+  const etcd = await etcdState(lab, pve, kubeadm)
+  return {...labState(lab, pve, kubeadm), ...(etcd ? {etcd} : {})}
+}
+
 function labState(lab: Lab, pve: FakeProxmox, kubeadm?: LabKubeadm): LabState {
   const vms = pve.vms().map((vm) => {
     const template = vm.config.template === '1'
@@ -186,11 +209,16 @@ async function applyFaults(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | und
   if ((request.kube || request.kubelets) && !kubeState(kubeadm)) throw new Error('the lab runs no Kubernetes API (kp lab up --cluster, or kubeadm init on a lab VM)')
   if (request.kube) for (const k of kubeadm?.kubelets.kubes() ?? []) k.setFaults(request.kube)
   for (const [name, down] of Object.entries(request.kubelets ?? {})) kubeadm?.kubelets.set(name, down)
+  for (const [vmid, down] of Object.entries(request.etcd ?? {})) {
+    const vm = labVms(lab, pve).find((v) => v.vmid === Number(vmid))
+    if (!vm || !kubeadm) throw new Error(`the lab has no VM ${vmid}`)
+    kubeadm.pods.setDown(vm, down)
+  }
   if (request.proxmox) pve.setFaults({...request.proxmox, cloneLock: request.proxmox.cloneLock ?? pve.faults().cloneLock})
   for (const [vmid, faults] of Object.entries(request.vms ?? {})) await lab.setFault(Number(vmid), faults)
   const cutSessions: Record<string, number> = {}
   for (const vmid of request.dropSsh ?? []) cutSessions[vmid] = await lab.dropSshSessions(vmid)
-  return {cutSessions, state: labState(lab, pve, kubeadm)}
+  return {cutSessions, state: await labStateWithEtcd(lab, pve, kubeadm)}
 }
 
 function controlHandler(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | undefined, stop: () => void) {
@@ -201,7 +229,7 @@ function controlHandler(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | undefi
     }
 
     try {
-      if (req.method === 'GET' && req.url === '/status') return reply(200, {data: labState(lab, pve, kubeadm)})
+      if (req.method === 'GET' && req.url === '/status') return reply(200, {data: await labStateWithEtcd(lab, pve, kubeadm)})
       if (req.method === 'POST' && req.url === '/faults') return reply(200, {data: await applyFaults(lab, pve, kubeadm, (await readJson(req)) as FaultRequest)})
       if (req.method === 'POST' && req.url === '/stop') {
         reply(200, {data: {}})

@@ -10,6 +10,7 @@ import {type KubeadmDocument, validateKubeadmConfig} from '../../kubeadm/validat
 import type {StubSession} from './agent.js'
 import {flagList, flagString, type KubeadmCall} from './argv.js'
 import type {LabClusters} from './clusters.js'
+import type {LabStaticPods} from './static-pods.js'
 import {ignoreErrors, klogWarning, plainError, type PreflightResult, preflightReport} from './output.js'
 import {dirNotEmpty, installedVersion, type LabVm, unitEnabled} from './vm.js'
 import {readVmFile, vmPathExists, vmReadable} from './vm-files.js'
@@ -19,6 +20,8 @@ export interface KubeadmLab {
   /** Lifetime of the leaf certificates (kp lab up --cert-days). */
   certDays: number
   log: (line: string) => void
+  /** The containers the kubelets run (etcd). */
+  pods: LabStaticPods
   /** The kubelet registers its node now (as its first status post would), returning whether it did. */
   registerNode: (vm: LabVm) => Promise<boolean>
 }

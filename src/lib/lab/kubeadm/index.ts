@@ -10,9 +10,12 @@ import {type KubeadmAgent, startKubeadmAgent} from './agent.js'
 import {LabClusters} from './clusters.js'
 import {kubeadmHandler} from './commands.js'
 import {LabKubelets, type LabVmState} from './kubelets.js'
+import {LabStaticPods} from './static-pods.js'
 
 export {LabKubelets} from './kubelets.js'
 export type {LabVmState} from './kubelets.js'
+export {LabStaticPods} from './static-pods.js'
+export {etcdClientCredentials, etcdEndpoints, type EtcdCredentials} from './etcd.js'
 
 /** Where the stubs reach the supervisor: the bridge address, this port. */
 export const KUBEADM_AGENT_PORT = 6449
@@ -36,14 +39,16 @@ export interface LabKubeadm {
   clusters: LabClusters
   close(): Promise<void>
   kubelets: LabKubelets
+  pods: LabStaticPods
 }
 
 export async function startLabKubeadm(options: LabKubeadmOptions): Promise<LabKubeadm> {
   const clusters = new LabClusters({dir: options.dir, log: options.log})
-  const kubelets = new LabKubelets({clusters, demo: options.demo, log: options.log, vms: options.vms})
+  const pods = new LabStaticPods(options.log)
+  const kubelets = new LabKubelets({clusters, demo: options.demo, log: options.log, pods, vms: options.vms})
   await clusters.restore()
   const findVm = (ip: string) => options.vms().find((vm) => vm.ip === ip && vm.booted && existsSync(vm.root))
-  const handler = kubeadmHandler({certDays: options.certDays, clusters, log: options.log, registerNode: async (vm) => kubelets.register(vm)}, findVm)
+  const handler = kubeadmHandler({certDays: options.certDays, clusters, log: options.log, pods, registerNode: async (vm) => kubelets.register(vm)}, findVm)
   const agent = await startKubeadmAgent({handler, host: options.host, log: options.log, port: options.port ?? KUBEADM_AGENT_PORT})
   kubelets.start()
   return {
@@ -51,9 +56,11 @@ export async function startLabKubeadm(options: LabKubeadmOptions): Promise<LabKu
     clusters,
     async close() {
       kubelets.stop()
+      pods.stopAll()
       await agent.close()
       await clusters.closeAll()
     },
     kubelets,
+    pods,
   }
 }

@@ -17,6 +17,8 @@ import {addons, bootstrapRbac, bootstrapTokenSecret, clusterInfo, clusterInfoKub
 import {goDuration, initDone, joinCommand, phaseError, plainError, type PreflightResult} from './output.js'
 import {type EncryptionAlgorithm, ensureClusterCa} from './pki.js'
 import {type ClusterRecord, rememberCertificateKey, rememberToken} from './state.js'
+import {forgetEtcdCredentials} from './etcd.js'
+import {waitFirstMember} from './etcd-phase.js'
 import {kubeletCheck, markControlPlane, startKubelet, writeNodeFiles} from './node-setup.js'
 
 type Obj = Record<string, unknown>
@@ -82,6 +84,7 @@ export async function kubeadmInit(c: Call): Promise<number> {
   // A new cluster: a new CA, new API state. An old one of the same name is gone (its control planes were reset).
   if (existing) await c.lab.clusters.stop(existing.record.name)
   c.lab.clusters.store.remove(spec.clusterName)
+  forgetEtcdCredentials(c.lab.clusters.store.pkiDir(spec.clusterName))
   const record: ClusterRecord = {
     certDays: c.lab.certDays,
     clusterConfiguration: {...clusterConfiguration, controlPlaneEndpoint: endpoint, kubernetesVersion: `v${version}`},
@@ -133,6 +136,8 @@ export async function kubeadmInit(c: Call): Promise<number> {
   await startKubelet(c)
   out(c, '[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory "/etc/kubernetes/manifests"')
   kubeletCheck(c)
+  // The kubelet runs etcd from its manifest; the API server cannot start without it.
+  await waitFirstMember(c, record, node)
   let running
   try {
     running = await c.lab.clusters.start({...record, members: [{ip: advertise, name: nodeName, role: 'control-plane', vmid: c.vm.vmid}]}, ca)

@@ -17,6 +17,8 @@ import {JOIN_CONTROL_PLANE_DONE, JOIN_WORKER_DONE, phaseError, plainError, type 
 import {kubeletCheck, markControlPlane, startKubelet, writeNodeFiles} from './node-setup.js'
 import type {EncryptionAlgorithm} from './pki.js'
 import {checkCertificateKey, checkToken} from './state.js'
+import {checkEtcd, joinMember} from './etcd-phase.js'
+import {writeVmFiles} from './vm-files.js'
 
 type Obj = Record<string, unknown>
 const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {})
@@ -124,10 +126,17 @@ export async function kubeadmJoin(c: Call): Promise<number> {
       '[control-plane] Creating static Pod manifest for "kube-scheduler"',
       '[check-etcd] Checking that the etcd cluster is healthy',
     )
+    const endpoints = await checkEtcd(c, running)
+    // The etcd manifest comes once the member is added: a member that starts first is refused by the cluster.
+    const etcdManifest = '/etc/kubernetes/manifests/etcd.yaml'
+    const etcdFile = files.get(etcdManifest)!
+    files.delete(etcdManifest)
     await writeNodeFiles(c, files)
     await startKubelet(c)
     kubeletCheck(c)
-    out(c, '[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap', '[etcd] Announced new etcd member joining to the existing etcd cluster', '[etcd] Creating static Pod manifest for "etcd"', '[etcd] Waiting for the new etcd member to join the cluster. This can take up to 40s')
+    out(c, '[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap')
+    await joinMember(c, running, endpoints, node, () => writeVmFiles(c.vm.root, [[etcdManifest, etcdFile]]))
+    files.set(etcdManifest, etcdFile)
     record.members = [...record.members.filter((m) => m.vmid !== c.vm.vmid), {ip: node.ip, name: nodeName, role: 'control-plane', vmid: c.vm.vmid}]
     c.lab.clusters.save(record)
     await markControlPlane(c, running, nodeName, files)

@@ -16,6 +16,7 @@ import type {Node, Pod} from '../kube/types.js'
 import type {LabClusters} from './clusters.js'
 import {installedVersion, kubeconfigServer, type LabVm} from './vm.js'
 import {listVmDir, vmPathExists, writeVmFiles} from './vm-files.js'
+import type {LabStaticPods} from './static-pods.js'
 
 export const CNI_CONFIG = '/etc/cni/net.d/10-kp-lab.conflist'
 const CNI_DIR = '/etc/cni/net.d'
@@ -39,6 +40,8 @@ export interface KubeletsOptions {
   /** The `kp lab up --cluster` demo API, if it runs. */
   demo?: FakeKube
   log: (line: string) => void
+  /** The static pods the kubelets run (etcd). */
+  pods?: LabStaticPods
   /** The lab's VMs now (templates excluded). */
   vms: () => LabVmState[]
 }
@@ -111,6 +114,7 @@ export class LabKubelets {
     try {
       this.beatDemo()
       this.beatClusters()
+      this.options.pods?.sync(this.options.vms())
     } catch (error) {
       this.options.log(`kubelets: ${error instanceof Error ? error.message : String(error)}`)
     }

@@ -2,7 +2,8 @@
  * The static pod manifests `kubeadm init`/`join --control-plane` writes to /etc/kubernetes/manifests:
  * etcd, kube-apiserver, kube-controller-manager and kube-scheduler, with kubeadm's images, flags,
  * probes, host-path volumes and annotations, so whoever reads them on a lab node (or `kubectl get
- * pod -o yaml` on the mirror pods) sees what a kubeadm cluster has. Nothing runs them in the lab.
+ * pod -o yaml` on the mirror pods) sees what a kubeadm cluster has. The lab kubelet runs etcd's
+ * with exactly this command (static-pods.ts); the other three stand for the lab's own API server.
  */
 import {stringify} from 'yaml'
 

@@ -11,6 +11,7 @@ import {type Call, fail, out, rootCheck} from './context.js'
 import {klogWarning} from './output.js'
 import {kubeconfigServer} from './vm.js'
 import {emptyVmDir, removeVmPaths} from './vm-files.js'
+import {removeMember} from './etcd-phase.js'
 
 const FILES = ['/etc/kubernetes/admin.conf', '/etc/kubernetes/super-admin.conf', '/etc/kubernetes/kubelet.conf', '/etc/kubernetes/bootstrap-kubelet.conf', '/etc/kubernetes/controller-manager.conf', '/etc/kubernetes/scheduler.conf']
 const DIRS = ['/etc/kubernetes/manifests', '/var/lib/kubelet', '/etc/kubernetes/pki']
@@ -28,9 +29,14 @@ export async function kubeadmReset(c: Call): Promise<number> {
   out(c, '[preflight] Running pre-flight checks')
   rootCheck(c)
   const member = running?.record.members.find((m) => m.vmid === c.vm.vmid)
-  if (member?.role === 'control-plane') out(c, '[reset] Deleted contents of the etcd data directory: /var/lib/etcd')
+  if (running && member?.role === 'control-plane') {
+    await removeMember(c, running, member)
+    out(c, '[reset] Deleted contents of the etcd data directory: /var/lib/etcd')
+  }
   out(c, '[reset] Stopping the kubelet service')
   await c.session.run(['systemctl', 'stop', 'kubelet'])
+  // cleanup-node removes the node's containers through the CRI before the files go.
+  await c.lab.pods.remove({...c.vm, booted: true})
   out(c, '[reset] Unmounting mounted directories in "/var/lib/kubelet"')
   removeVmPaths(c.vm.root, ['/var/lib/etcd'])
   for (const dir of DIRS) emptyVmDir(c.vm.root, dir)
