@@ -149,6 +149,8 @@ export class Controllers {
   readonly notReady = new Set<string>()
   /** Nodes whose kubelet runs without a pod network (nodeReady(name, false, 'network')): only host-network pods start. */
   readonly networkNotReady = new Set<string>()
+  /** `namespace/name` of pods whose container the lab's kubelet knows is not running (a static pod's real process gone): unready, backing off. */
+  readonly containersDown = new Set<string>()
   private nextNode = 0
   private podIp = 10
 
@@ -430,7 +432,7 @@ export class Controllers {
   /** Restart counts and crash loops from the faults; true while the pod crash-loops. */
   private containerFaults(pod: Pod, now: string): boolean {
     const namespace = pod.metadata.namespace ?? 'default'
-    const crashing = this.cluster.faults.crashLooping(namespace, pod.metadata.name)
+    const crashing = this.cluster.faults.crashLooping(namespace, pod.metadata.name) || this.containersDown.has(`${namespace}/${pod.metadata.name}`)
     const restarts = this.cluster.faults.podRestarts(namespace, pod.metadata.name)
     const status = pod.status ?? {}
     const statuses = (status.containerStatuses ?? []) as ContainerStatus[]

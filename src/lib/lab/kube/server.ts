@@ -83,6 +83,8 @@ export interface FakeKube {
   close(): Promise<void>
   /** Resolves once every change made so far (requests, ticks, lab calls) is in etcd; at once without etcd. */
   committed(): Promise<void>
+  /** The lab kubelet says a pod's container runs (or not): a pod whose container is down is unready and backs off, as in a crash loop. */
+  containerRunning(namespace: string, name: string, running: boolean): void
   /** Each etcd endpoint's answer to a quorum read, now (not the ~1 s cache the health endpoints use); [] without etcd. */
   etcdHealth(): Promise<EtcdMemberHealth[]>
   faults(): KubeFaults
@@ -479,6 +481,13 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     },
     cluster,
     committed: () => store.commit().then(() => store.settled()),
+    containerRunning(namespace, name, running) {
+      const key = `${namespace}/${name}`
+      if (running === !controllers.containersDown.has(key)) return
+      if (running) controllers.containersDown.delete(key)
+      else controllers.containersDown.add(key)
+      tick()
+    },
     etcdHealth: () => etcd?.health() ?? Promise.resolve([]),
     faults: () => faults.get(),
     get: (resourceName, namespace, name) => cluster.find(byName(resourceName), namespace, name),

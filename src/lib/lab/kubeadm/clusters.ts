@@ -2,12 +2,15 @@
  * The lab's kubeadm clusters and their API servers: one fake API server (../kube) per cluster,
  * listening on the cluster's control-plane endpoint, serving with a certificate signed by the
  * cluster's own CA (the PKI of pki.ts is its certDir), its objects kept beside the cluster record
- * so that a restarted supervisor serves an initialised cluster again.
+ * so that a restarted supervisor serves an initialised cluster again. The objects live in the
+ * cluster's real etcd (the members the lab kubelet runs on the control planes), read at every start:
+ * an API server started again after an etcd restore serves the restored cluster.
  */
 import path from 'node:path'
 
 import {splitHostPort} from '../../kubeadm/net.js'
 import {type FakeKube, startFakeKube} from '../kube/index.js'
+import {etcdClientCredentials, etcdEndpoints} from './etcd.js'
 import {ensureClusterCa, type ClusterCa, type LabPkiOptions} from './pki.js'
 import {type ClusterRecord, ClusterStore} from './state.js'
 
@@ -28,6 +31,13 @@ export interface LabClustersOptions {
 export class LabClusters {
   readonly store: ClusterStore
   private readonly running = new Map<string, RunningCluster>()
+  private readonly starting = new Map<string, Promise<RunningCluster>>()
+  /**
+   * Clusters to serve again as soon as a control plane runs their API server: stopped because every
+   * kube-apiserver manifest was moved out, or not served after a supervisor restart because etcd did
+   * not answer yet. A cluster kubeadm init is creating is never here: init starts it itself.
+   */
+  readonly resumable = new Set<string>()
 
   constructor(private readonly options: LabClustersOptions) {
     this.store = new ClusterStore(options.dir)
@@ -55,7 +65,7 @@ export class LabClusters {
     return ensureClusterCa(this.store.pkiDir(record.name), this.pkiOptions(record))
   }
 
-  /** Starts the API server of a recorded cluster (idempotent). */
+  /** Starts the API server of a recorded cluster (idempotent; callers racing each other share one start). */
   async start(record: ClusterRecord, ca?: ClusterCa): Promise<RunningCluster> {
     const have = this.running.get(record.name)
     if (have) {
@@ -63,13 +73,28 @@ export class LabClusters {
       return have
     }
 
+    const pending = this.starting.get(record.name)
+    if (pending) return pending
+    const starting = this.startNow(record, ca).finally(() => this.starting.delete(record.name))
+    this.starting.set(record.name, starting)
+    return starting
+  }
+
+  isStarting(name: string): boolean {
+    return this.starting.has(name)
+  }
+
+  private async startNow(record: ClusterRecord, ca?: ClusterCa): Promise<RunningCluster> {
     const parts = splitHostPort(record.endpoint)
     if ('error' in parts) throw new Error(`the control-plane endpoint ${parts.error}`)
     const clusterCa = ca ?? (await this.ca(record))
     const sans = [...new Set([parts.host, ...(record.spec.certSans ?? []), ...record.members.filter((m) => m.role === 'control-plane').map((m) => m.ip)])]
+    const credentials = await etcdClientCredentials(this.store.pkiDir(record.name))
     const kube = await startFakeKube({
       certDir: clusterCa.dir,
       controllerIntervalMs: this.options.controllerIntervalMs ?? 500,
+      // Asked again before each etcd request: members that join or leave are seen at once.
+      etcd: {...credentials, endpoints: () => etcdEndpoints(this.running.get(record.name)?.record ?? record)},
       gitVersion: `v${record.spec.kubernetesVersion}`,
       host: parts.host,
       port: Number(parts.port),
@@ -99,7 +124,8 @@ export class LabClusters {
       try {
         await this.start(record)
       } catch (error) {
-        this.options.log(`kubeadm cluster ${name}: cannot serve it again: ${error instanceof Error ? error.message : String(error)}`)
+        this.resumable.add(name)
+        this.options.log(`kubeadm cluster ${name}: cannot serve it again yet: ${error instanceof Error ? error.message : String(error)}`)
       }
     }
   }

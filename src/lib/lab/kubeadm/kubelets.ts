@@ -19,6 +19,7 @@ import {listVmDir, vmPathExists, writeVmFiles} from './vm-files.js'
 import type {LabStaticPods} from './static-pods.js'
 
 export const CNI_CONFIG = '/etc/cni/net.d/10-kp-lab.conflist'
+const APISERVER_MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml'
 const CNI_DIR = '/etc/cni/net.d'
 
 /** What flannel's install-cni container writes (its cni-conf.json), named for the lab. */
@@ -115,6 +116,7 @@ export class LabKubelets {
       this.beatDemo()
       this.beatClusters()
       this.options.pods?.sync(this.options.vms())
+      this.serveClusters()
     } catch (error) {
       this.options.log(`kubelets: ${error instanceof Error ? error.message : String(error)}`)
     }
@@ -160,10 +162,40 @@ export class LabKubelets {
           this.options.log(`kubelet ${name}: CNI configuration installed (${CNI_CONFIG})`)
         }
 
+        // The etcd mirror pod follows the real member's container, as the kubelet's status of the static pod does.
+        if (kubelet && member?.role === 'control-plane' && this.options.pods) kube.containerRunning('kube-system', `etcd-${name}`, this.options.pods.running(vm.vmid))
         const cni = up && hasCniConfig(vm)
         const ready = kubelet && ours && cni && !this.down.has(name)
         const why = !up ? 'VM down' : !kubelet ? 'kubelet stopped' : !ours ? 'kubelet not configured for this cluster' : this.down.has(name) ? 'kubelet down (fault)' : 'no CNI configuration in /etc/cni/net.d'
         this.report(kube, `${record.name}/${name}`, name, ready, why, kubelet && ours && !cni && !this.down.has(name))
+      }
+    }
+  }
+
+  /**
+   * A cluster's API endpoint answers while a control plane holds the kube-apiserver manifest (the
+   * endpoint is a load balancer in front of them): every manifest moved out (an etcd restore stops
+   * the API servers so) stops it; one moved back starts it, reading the cluster from etcd afresh. A
+   * control plane that is down counts as unchanged, so a rebooting node never stops the endpoint.
+   */
+  private serveClusters(): void {
+    const vms = this.options.vms()
+    const {clusters} = this.options
+    for (const name of clusters.store.names()) {
+      const record = clusters.get(name)?.record ?? clusters.store.load(name)
+      const planes = record?.members.filter((m) => m.role === 'control-plane') ?? []
+      if (!record || planes.length === 0 || clusters.isStarting(name)) continue
+      const seen = planes.map((m) => vms.find((v) => v.vmid === m.vmid && v.booted))
+      const serving = seen.some((vm) => vm !== undefined && vmPathExists(vm.root, APISERVER_MANIFEST))
+      const stopped = seen.every((vm) => vm !== undefined && !vmPathExists(vm.root, APISERVER_MANIFEST))
+      if (clusters.get(name) && stopped) {
+        clusters.resumable.add(name)
+        void clusters.stop(name).catch((error: unknown) => this.options.log(`kubeadm cluster ${name}: ${error instanceof Error ? error.message : String(error)}`))
+      } else if (!clusters.get(name) && serving && clusters.resumable.has(name)) {
+        void clusters.start(record).then(
+          () => clusters.resumable.delete(name),
+          (error: unknown) => this.options.log(`kubeadm cluster ${name}: API server not started yet: ${error instanceof Error ? error.message : String(error)}`),
+        )
       }
     }
   }
