@@ -21,6 +21,7 @@ kp runs etcdctl inside the node's etcd container (crictl exec, with kubeadm's he
   ]
 
   static flags = {
+    'accept-new-host-keys': Flags.boolean({description: 'Pin SSH host keys kp has not seen (kp vm seed pins them through the guest agent; prefer that).'}),
     keep: Flags.integer({description: 'Keep the newest N backups kp wrote in the folder [default: backup.keep, 10].', min: 1}),
     node: Flags.string({description: 'Take the snapshot from the member on this control plane (even if it is cordoned).'}),
     output: Flags.string({description: 'Write the backup to this folder instead of <state-dir>/clusters/<cluster>/backups.'}),
@@ -29,6 +30,7 @@ kp runs etcdctl inside the node's etcd container (crictl exec, with kubeadm's he
   async run(): Promise<Plan | RunResult> {
     const {flags} = await this.parse(BackupEtcd)
     const result = await launch(this.launchContext(), {
+      acceptNewHostKeys: flags['accept-new-host-keys'],
       params: {keep: flags.keep, node: flags.node, output: flags.output === undefined ? undefined : path.resolve(flags.output)},
       workflow: workflows['etcd-backup'],
     })

@@ -1,3 +1,5 @@
+import path from 'node:path'
+
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/base-command.js'
@@ -21,7 +23,7 @@ Only a .db with a sidecar kp wrote is listed; other files in the folder are not 
     const rows = await backupRows(dir)
     const size = (bytes: number) => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`)
     if (rows.length === 0) this.log(`No backups kp wrote in ${dir}.`)
-    else this.log(table([['FILE', 'NODE', 'TIME', 'REVISION', 'KEYS', 'SIZE', 'VERIFIED'], ...rows.map((r) => [r.file, r.node, r.time, String(r.revision), String(r.keys), size(r.size), r.verified ? 'yes' : `NO: ${r.problems.join('; ')}`])]))
+    else this.log(table([['FILE', 'NODE', 'TIME', 'REVISION', 'KEYS', 'SIZE', 'VERIFIED'], ...rows.map((r) => [path.basename(r.file), r.node, r.time, String(r.revision), String(r.keys), size(r.size), r.verified ? 'yes' : `NO: ${r.problems.join('; ')}`])]))
     return rows
   }
 }

@@ -12,6 +12,7 @@ import {errorMessage, StepFailedError, UsageError} from '../../errors.js'
 import {backupsDir, type BackupEntry, listBackups} from '../../etcd/backups.js'
 import {ETCD_DATA_DIR, etcdctlError, runEtcdctl} from '../../etcd/etcdctl.js'
 import {parseEndpointHealth, parseEndpointStatus, parseMemberList} from '../../etcd/parse.js'
+import {SshConnectError, SshConnectionLostError, SshTimeoutError} from '../../ssh/errors.js'
 
 export interface BackupParams extends Record<string, unknown> {
   /** A duration of `--keep`, or config backup.keep. */
@@ -73,6 +74,8 @@ async function probe(ctx: BackupContext, node: NodeConfig): Promise<MemberFacts>
   try {
     session = await ctx.ssh(node.name)
   } catch (error) {
+    // A node that does not answer is a member's state; an unknown host key or refused key is the operator's to fix.
+    if (!(error instanceof SshConnectError || error instanceof SshTimeoutError || error instanceof SshConnectionLostError)) throw error
     return {detail: `kp cannot log in over SSH: ${errorMessage(error).split('\n')[0]!}`, node: node.name, state: 'unreachable'}
   }
 
