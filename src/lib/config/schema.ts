@@ -285,7 +285,7 @@ const HealthSchema = z
 
 const BackupSchema = z
   .strictObject({
-    criticalAgeHours: int().min(1).default(50).describe('kp health is CRITICAL when the newest verified etcd backup is older than this many hours, or there is none.'),
+    criticalAgeHours: int().min(1).default(50).describe('kp health is CRITICAL when the newest verified etcd backup is older than this many hours.'),
     keep: int().min(1).default(10).describe('How many of the backups kp wrote kp backup etcd keeps (the newest); older ones it wrote are deleted.'),
     warnAgeHours: int().min(1).default(26).describe('kp health is WARNING when the newest verified etcd backup is older than this many hours (26: a daily backup that missed one run).'),
   })

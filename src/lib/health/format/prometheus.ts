@@ -47,7 +47,7 @@ export function formatPrometheus(report: HealthReport): string {
     ...family(
       'kp_backup_last_timestamp_seconds',
       'When the newest verified etcd backup was taken, in seconds since the Unix epoch (alert on time() minus it).',
-      backups.map((b) => sample('kp_backup_last_timestamp_seconds', cluster, Date.parse(b.takenAt) / 1000)),
+      backups.map((b) => sample('kp_backup_last_timestamp_seconds', cluster, Math.floor(Date.parse(b.takenAt) / 1000))),
     ),
     ...family('kp_health_duration_seconds', 'How long the whole run took.', [sample('kp_health_duration_seconds', cluster, report.durationMs / 1000)]),
     ...family('kp_health_timeout_seconds', 'The deadline of the run (--timeout).', [sample('kp_health_timeout_seconds', cluster, report.timeoutMs / 1000)]),
