@@ -5,6 +5,7 @@
  * etcd runs, `exec ID etcdctl …` runs the host's real /usr/bin/etcdctl with kubeadm's certificate
  * paths and 127.0.0.1:2379 mapped to the test's. Snapshots land in the host's real /var/lib/etcd
  * (kubeadm's path; named by run id and removed by kp). A `cat` double cuts the copy on demand.
+ * The Kubernetes API is the lab's fake (cp1 with its etcd-cp1 mirror pod), for cordons and its view.
  */
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
 import {createHash} from 'node:crypto'
@@ -13,7 +14,10 @@ import path from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import type {FakeKube} from '../../src/lib/lab/kube/index.js'
+import {settled} from '../health/helpers.js'
 import {runKp, spawnKp, tempDir} from '../helpers/cli.js'
+import {startTestKube} from '../lab/kube/helpers.js'
 import {cannotRunSshd, createUsers, freePort, hasSudo, Sshd, type TestUsers} from '../ssh/sshd.js'
 
 const skip = cannotRunSshd() ?? (hasSudo ? undefined : 'needs sudo') ?? (existsSync('/usr/bin/etcd') && existsSync('/usr/bin/etcdctl') ? undefined : 'needs /usr/bin/etcd and /usr/bin/etcdctl (etcd-server, etcd-client)')
@@ -27,6 +31,7 @@ describe.skipIf(skip)('kp backup etcd against a real etcd over a real sshd', () 
   let sshd: Sshd
   let etcd: ChildProcess | undefined
   let config: string
+  let kube: FakeKube | undefined
   let clientPort: number
   let peerPort: number
   /** kp-backup-* files in /var/lib/etcd before this test (another run's): never touched. */
@@ -150,14 +155,19 @@ exec /bin/cat "$@"
     for (let i = 0; i < 50; i++) etcdctl('put', `/registry/configmaps/default/cm${i}`, JSON.stringify({data: {i: String(i)}, kind: 'ConfigMap'}))
     sshd = new Sshd({dir: path.join(dir, 'node')})
     await sshd.start()
+    const api = await startTestKube({}, path.join(dir, 'api'))
+    kube = api.kube
+    kube.seedDemo({nodes: ['cp1', 'w1']})
+    await settled(kube)
     config = path.join(dir, 'kp.yaml')
     writeFileSync(
       config,
-      `cluster: {name: bk, kubernetesVersion: 1.31.9, controlPlaneEndpoint: 127.0.0.1, cni: {manifest: https://example.invalid/cni.yaml}}
+      `cluster: {name: bk, kubernetesVersion: 1.31.9, controlPlaneEndpoint: 127.0.0.1, kubeconfig: ${api.kubeconfig}, cni: {manifest: https://example.invalid/cni.yaml}}
 network: {gateway: 127.0.0.254, prefix: 8, dns: [127.0.0.254]}
 ssh: {user: ${users.sudoer}, port: ${sshd.port}, agent: false, identityFile: ${sshd.clientKey}}
 nodes:
   - {name: cp1, role: control-plane, vmid: 201, ip: 127.0.0.1}
+  - {name: w1, role: worker, vmid: 211, ip: 127.0.0.2}
 backup: {keep: 2}
 `,
     )
@@ -165,6 +175,7 @@ backup: {keep: 2}
 
   afterAll(async () => {
     await stopEtcd()
+    await kube?.close()
     await sshd?.stop()
     if (users) rmSync(`/etc/sudoers.d/${users.sudoer}-path`, {force: true})
     users?.remove()
@@ -189,7 +200,7 @@ backup: {keep: 2}
     const file = path.join(backups(), db!)
     expect(statSync(file).mode & 0o777).toBe(0o600)
     const sidecar = JSON.parse(readFileSync(file.replace(/\.db$/, '.json'), 'utf8')) as Record<string, unknown>
-    expect(sidecar).toMatchObject({cluster: 'bk', etcdVersion: '3.4.23', file: db, kind: 'kp-etcd-backup', kubernetesVersion: '1.31.9', node: 'cp1', size: statSync(file).size})
+    expect(sidecar).toMatchObject({cluster: 'bk', etcdVersion: '3.4.23', file: db, kind: 'kp-etcd-backup', kubernetesVersion: '1.31.8', node: 'cp1', size: statSync(file).size})
     expect(sidecar.totalKeys).toBeGreaterThanOrEqual(50)
     // The node's own sha256sum, from the run log (the snapshot is gone from the node now).
     const logs = readdirSync(stateDir(), {recursive: true, encoding: 'utf8'}).filter((f) => f.endsWith('run.log'))
@@ -267,10 +278,29 @@ backup: {keep: 2}
     expect(leftovers()).toEqual([])
   }, 180_000)
 
-  it('no healthy member: exit 1 naming each member with its state', async () => {
+  it('a member on a cordoned node is skipped as under maintenance; --node uses it anyway', async () => {
+    expect((await kp(['node', 'cordon', 'cp1'])).code).toBe(0)
+    try {
+      const skipped = await kp(['backup', 'etcd', '--dry-run'])
+      expect(skipped.code).toBe(1)
+      expect(skipped.stderr).toContain('no healthy etcd member to take a snapshot from: cp1: cordoned — its node is cordoned: under maintenance')
+      expect(skipped.stderr).toContain('name it with --node to use it anyway')
+      const forced = await kp(['backup', 'etcd', '--dry-run', '--node', 'cp1'])
+      expect(forced.code, forced.stderr).toBe(0)
+      expect(forced.stdout).toContain('would save an etcd snapshot on cp1')
+      const worker = await kp(['backup', 'etcd', '--dry-run', '--node', 'w1'])
+      expect(worker.code).toBe(2)
+      expect(worker.stderr).toContain('--node w1 is not a control plane of kp.yaml; its control planes are cp1')
+    } finally {
+      expect((await kp(['node', 'uncordon', 'cp1'])).code).toBe(0)
+    }
+  }, 120_000)
+
+  it('no healthy member: exit 1 naming each member with its state, and the API calling it Ready', async () => {
     await stopEtcd()
     const result = await kp(['backup', 'etcd'])
     expect(result.code).toBe(1)
-    expect(result.stderr).toContain('no healthy etcd member to take a snapshot from: cp1: not running')
+    expect(result.stderr).toContain('no healthy etcd member to take a snapshot from: cp1: not running — no etcd container is running there (crictl ps)')
+    expect(result.stderr).toContain('the API reports its pod etcd-cp1 Ready, yet etcdctl on cp1 cannot use it')
   }, 120_000)
 })
