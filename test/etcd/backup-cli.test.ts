@@ -23,6 +23,24 @@ import {cannotRunSshd, createUsers, freePort, hasSudo, Sshd, type TestUsers} fro
 const skip = cannotRunSshd() ?? (hasSudo ? undefined : 'needs sudo') ?? (existsSync('/usr/bin/etcd') && existsSync('/usr/bin/etcdctl') ? undefined : 'needs /usr/bin/etcd and /usr/bin/etcdctl (etcd-server, etcd-client)')
 if (skip) console.warn(`skipping the kp backup etcd test: ${skip}`)
 
+/** Whether this machine lets the test mount a small tmpfs (a full disk); without it that one test is skipped, saying so. */
+function cannotMountTmpfs(): string | undefined {
+  if (skip) return skip
+  const probe = tempDir('kp-tmpfs-probe-')
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', probe], {stdio: 'ignore'})
+    execFileSync('umount', [probe], {stdio: 'ignore'})
+    return undefined
+  } catch {
+    return 'mount -t tmpfs is not allowed here'
+  } finally {
+    rmSync(probe, {force: true, recursive: true})
+  }
+}
+
+const noTmpfs = cannotMountTmpfs()
+if (noTmpfs && !skip) console.warn(`skipping the full-disk case of kp backup etcd: ${noTmpfs}`)
+
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex')
 
 describe.skipIf(skip)('kp backup etcd against a real etcd over a real sshd', () => {
@@ -183,6 +201,16 @@ backup: {keep: 2}
     for (const f of existsSync('/var/lib/etcd') ? remoteLeftovers() : []) if (!foreign.includes(f)) rmSync(path.join('/var/lib/etcd', f), {force: true})
   })
 
+  /** `kp resume` finishes the run: one backup more, verified, and nothing partial left. */
+  async function resumeToOneNewBackup(before: string[]): Promise<void> {
+    const resumed = await kp(['resume'])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    const added = dbs().filter((f) => !before.includes(f))
+    expect(added).toHaveLength(1)
+    expect((await kp(['backup', 'verify', path.join(backups(), added[0]!)])).code).toBe(0)
+    expect(leftovers()).toEqual([])
+  }
+
   it('--dry-run names the member it would use and changes nothing', async () => {
     const result = await kp(['backup', 'etcd', '--dry-run', '--accept-new-host-keys'])
     expect(result.code, result.stderr).toBe(0)
@@ -252,12 +280,7 @@ backup: {keep: 2}
     expect(dbs()).toEqual(before)
     expect(leftovers()).toEqual([])
 
-    const resumed = await kp(['resume'])
-    expect(resumed.code, resumed.stderr).toBe(0)
-    const added = dbs().filter((f) => !before.includes(f))
-    expect(added).toHaveLength(1)
-    expect((await kp(['backup', 'verify', path.join(backups(), added[0]!)])).code).toBe(0)
-    expect(leftovers()).toEqual([])
+    await resumeToOneNewBackup(before)
   }, 180_000)
 
   it('kill -9 during the copy, then kp resume: one complete, verified file and no partial one', async () => {
@@ -270,13 +293,30 @@ backup: {keep: 2}
     child.kill('SIGKILL')
     await done
 
+    await resumeToOneNewBackup(before)
+  }, 180_000)
+
+  it.skipIf(noTmpfs)('a full laptop disk leaves nothing in the folder; kp resume finishes once there is room', async () => {
+    const full = path.join(dir, 'full')
+    mkdirSync(full)
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k,mode=0700', 'tmpfs', full])
+    try {
+      const result = await kp(['backup', 'etcd', '--output', full])
+      expect(result.code).toBe(1)
+      expect(result.stderr).toContain(`nothing was kept under ${full}`)
+      expect(result.stderr).toContain('The laptop disk is full')
+      expect(readdirSync(full)).toEqual([])
+    } finally {
+      execFileSync('umount', [full])
+    }
+
+    // The same folder, now on the roomy disk below the mount.
     const resumed = await kp(['resume'])
     expect(resumed.code, resumed.stderr).toBe(0)
-    const added = dbs().filter((f) => !before.includes(f))
-    expect(added).toHaveLength(1)
-    expect((await kp(['backup', 'verify', path.join(backups(), added[0]!)])).code).toBe(0)
-    expect(leftovers()).toEqual([])
-  }, 180_000)
+    const written = readdirSync(full).sort()
+    expect(written).toHaveLength(2)
+    expect((await kp(['backup', 'verify', path.join(full, written[0]!)])).code).toBe(0)
+  }, 120_000)
 
   it('a member on a cordoned node is skipped as under maintenance; --node uses it anyway', async () => {
     expect((await kp(['node', 'cordon', 'cp1'])).code).toBe(0)
