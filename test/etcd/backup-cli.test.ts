@@ -16,7 +16,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {FakeKube} from '../../src/lib/lab/kube/index.js'
 import {settled} from '../health/helpers.js'
-import {runKp, spawnKp, tempDir} from '../helpers/cli.js'
+import {repoRoot, runKp, spawnKp, tempDir} from '../helpers/cli.js'
 import {startTestKube} from '../lab/kube/helpers.js'
 import {cannotRunSshd, createUsers, freePort, hasSudo, Sshd, type TestUsers} from '../ssh/sshd.js'
 
@@ -254,9 +254,17 @@ backup: {keep: 2}
     rmSync(file.replace(/\.db$/, '.json'))
   }, 120_000)
 
-  it('retention keeps exactly N of kp’s backups and never a file kp did not write', async () => {
+  it('retention keeps exactly N of kp’s backups of this cluster and never a file kp did not write', async () => {
     mkdirSync(backups(), {recursive: true})
     writeFileSync(path.join(backups(), '20200101T000000Z-cp1.db'), 'not kp’s')
+    // Another cluster's backup in the same folder (as --output allows): not this cluster's to count or delete.
+    const other = '20200101T000000Z-cp9.db'
+    const otherBytes = readFileSync(path.join(repoRoot, 'test', 'fixtures', 'etcd', 'snapshot.db'))
+    writeFileSync(path.join(backups(), other), otherBytes)
+    writeFileSync(path.join(backups(), '20200101T000000Z-cp9.json'), JSON.stringify({
+      cluster: 'other', createdAt: '2020-01-01T00:00:00.000Z', dbSize: 24_576, etcdVersion: '3.4.23', file: other, format: 1, kind: 'kp-etcd-backup', kpVersion: '0.1.0',
+      kubernetesVersion: '1.31.9', node: 'cp9', revision: 2, runId: 'elsewhere', sha256: sha256(path.join(backups(), other)), size: otherBytes.length, snapshotHash: 1, totalKeys: 5,
+    }))
     for (let i = 0; i < 4; i++) {
       const result = await kp(['backup', 'etcd'])
       expect(result.code, result.stderr).toBe(0)
@@ -264,11 +272,15 @@ backup: {keep: 2}
       await new Promise((resolve) => setTimeout(resolve, 1100))
     }
 
-    expect(dbs().filter((f) => f !== '20200101T000000Z-cp1.db')).toHaveLength(2)
+    const ours = () => dbs().filter((f) => !f.startsWith('20200101T'))
+    expect(ours()).toHaveLength(2)
     expect(existsSync(path.join(backups(), '20200101T000000Z-cp1.db'))).toBe(true)
+    expect(existsSync(path.join(backups(), other))).toBe(true)
     const three = await kp(['backup', 'etcd', '--keep', '3'])
     expect(three.code, three.stderr).toBe(0)
-    expect(dbs().filter((f) => f !== '20200101T000000Z-cp1.db')).toHaveLength(3)
+    expect(ours()).toHaveLength(3)
+    rmSync(path.join(backups(), other))
+    rmSync(path.join(backups(), '20200101T000000Z-cp9.json'))
   }, 180_000)
 
   it('a copy cut half-way leaves no partial file, and kp resume completes', async () => {

@@ -3,13 +3,14 @@
  * from /usr/bin/etcdctl against a local TLS etcd), the laptop's snapshot check on a real snapshot,
  * the command builder, listing and retention.
  */
-import {copyFileSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
 import {backupName, backupRows, deleteBackup, leftovers, listBackups, retentionVictims, type Sidecar, verifyFile} from '../../src/lib/etcd/backups.js'
 import {etcdctlCommand, etcdctlError} from '../../src/lib/etcd/etcdctl.js'
+import {receiveFile} from '../../src/lib/etcd/receive.js'
 import {parseEndpointHealth, parseEndpointStatus, parseMemberList, parseSnapshotStatus} from '../../src/lib/etcd/parse.js'
 import {checkSnapshotFile} from '../../src/lib/etcd/snapshot-file.js'
 import {commandLine} from '../../src/lib/ssh/quote.js'
@@ -195,5 +196,31 @@ describe('listing and retention', () => {
     expect((await backupRows(dir)).map((r) => r.verified)).toEqual([true, false])
     await expect(verifyFile(rows[0]!.file)).resolves.toMatchObject({ok: true})
     await expect(verifyFile(file)).rejects.toThrow(new RegExp(`${path.basename(file)} is not a sound etcd backup: its SHA-256 is`))
+  })
+})
+
+describe('receiving a file', () => {
+  const bytes = readFileSync(SNAPSHOT)
+  const expected = {sha256: 'e9000c0d9335ba0d344603a3bd8303dc0eb8c11fb06e818659f107b1add54b13', size: bytes.length}
+  const feed = (data: Buffer, fail?: Error) => async (sink: (chunk: Buffer) => void) => {
+    for (let i = 0; i < data.length; i += 4096) sink(data.subarray(i, i + 4096))
+    if (fail) throw fail
+  }
+
+  it('renames into place, 0600, when size and SHA-256 match and the check passes', async () => {
+    const dir = tempDir()
+    await receiveFile(path.join(dir, 'a.db'), expected, feed(bytes), async (f) => (await checkSnapshotFile(f)).problems)
+    expect(readdirSync(dir)).toEqual(['a.db'])
+    expect(statSync(path.join(dir, 'a.db')).mode & 0o777).toBe(0o600)
+  })
+
+  it('a cut stream, a wrong hash, a sink that throws or a failed check leave nothing', async () => {
+    const dir = tempDir()
+    const target = path.join(dir, 'a.db')
+    await expect(receiveFile(target, expected, feed(bytes.subarray(0, 9000), new Error('connection dropped')))).rejects.toThrow('connection dropped')
+    await expect(receiveFile(target, expected, feed(bytes.subarray(0, 9000)))).rejects.toThrow(/the copy has 9000 bytes/)
+    await expect(receiveFile(target, expected, async (sink) => sink(Buffer.from('x')), async () => [])).rejects.toThrow(/the copy has 1 bytes/)
+    await expect(receiveFile(target, expected, feed(bytes), async () => ['no bolt magic'])).rejects.toThrow(/not a sound etcd snapshot: no bolt magic/)
+    expect(readdirSync(dir)).toEqual([])
   })
 })

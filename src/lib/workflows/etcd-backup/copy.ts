@@ -26,7 +26,7 @@ export const copySnapshot: Step<BackupFacts, BackupParams> = {
     try {
       // A copy renamed into place before kill -9: whole, but proven only by its hash.
       const here = await checkSnapshotFile(file, ctx.signal)
-      if (here.sha256 === s.sha256) return `already copied to ${file}`
+      if (here.sha256 === s.sha256 && here.problems.length === 0) return `already copied to ${file}`
     } catch {
       // not there yet
     }
@@ -52,9 +52,15 @@ export const copySnapshot: Step<BackupFacts, BackupParams> = {
 
       const started = Date.now()
       try {
-        await receiveFile(file, s, async (sink) => {
-          await session.exec(['cat', remoteSnapshot(ctx)], {onStdoutBytes: sink, signal: ctx.signal, sudo: true, timeoutMs: 6 * 60 * 60_000})
-        })
+        await receiveFile(
+          file,
+          s,
+          async (sink) => {
+            await session.exec(['cat', remoteSnapshot(ctx)], {onStdoutBytes: sink, signal: ctx.signal, sudo: true, timeoutMs: 6 * 60 * 60_000})
+          },
+          // The SHA-256 proves the copy equals the node's file; this proves the file is a sound snapshot.
+          async (part) => (await checkSnapshotFile(part, ctx.signal)).problems,
+        )
       } catch (error) {
         const disk = (error as NodeJS.ErrnoException).code === 'ENOSPC' ? ' The laptop disk is full: free some space first.' : ''
         throw new ExternalCommandError(`copy of the snapshot from ${node} failed, nothing was kept under ${ctx.facts.dir}: ${errorMessage(error)}`, {

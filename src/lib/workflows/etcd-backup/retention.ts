@@ -12,7 +12,9 @@ import type {BackupFacts, BackupParams} from './facts.js'
 
 function victims(ctx: UnitContext<BackupFacts, BackupParams>) {
   const justWritten = ctx.facts.done ? path.basename(ctx.facts.done.file) : undefined
-  return {backups: retentionVictims(listBackups(ctx.facts.dir), ctx.facts.keep, justWritten), stale: leftovers(ctx.facts.dir)}
+  // A folder given with --output may hold other clusters' backups: each cluster's N are its own.
+  const ours = listBackups(ctx.facts.dir).filter((e) => e.sidecar.cluster === ctx.config.config.cluster.name)
+  return {backups: retentionVictims(ours, ctx.facts.keep, justWritten), stale: leftovers(ctx.facts.dir)}
 }
 
 export const applyRetention: Step<BackupFacts, BackupParams> = {
