@@ -196,6 +196,8 @@ describe('listing and retention', () => {
     expect((await backupRows(dir)).map((r) => r.verified)).toEqual([true, false])
     await expect(verifyFile(rows[0]!.file)).resolves.toMatchObject({ok: true})
     await expect(verifyFile(file)).rejects.toThrow(new RegExp(`${path.basename(file)} is not a sound etcd backup: its SHA-256 is`))
+    // A sound snapshot kp did not write: said so, and not vouched for.
+    await expect(verifyFile(SNAPSHOT)).rejects.toThrow(/snapshot\.db is not a backup kp wrote: it has no sidecar kp wrote .* Its bytes do pass etcd's own hash/)
   })
 })
 

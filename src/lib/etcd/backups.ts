@@ -215,6 +215,13 @@ export async function verifyFile(file: string): Promise<Verification & {file: st
     throw error
   }
 
+  const sidecarOnly = !result.ok && result.problems.length === 1 && !readSidecar(abs)
+  if (sidecarOnly) {
+    throw new StepFailedError(`${abs} is not a backup kp wrote: ${result.problems[0]}. Its bytes do pass etcd's own hash and bolt's meta-page checks.`, {
+      hint: 'Without the SHA-256 taken on the node kp cannot vouch for it; "kp backup etcd" takes a backup it can.',
+    })
+  }
+
   if (!result.ok) {
     throw new StepFailedError(`${abs} is not a sound etcd backup: ${result.problems.join('; ')}`, {hint: 'Do not restore it. "kp backup list" shows the others; "kp backup etcd" takes a new one.'})
   }
