@@ -22,7 +22,7 @@ const escape = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, (c) => (c === '/' 
 const folders = (...names) => `^\\.\\.?\\x2F(?:.*\\x2F)?(?:${names.join('|')})(?:\\x2F|$)`
 const UP = {
   adapterPeers: {
-    regex: folders('vm', 'kubeadm', 'kubeconfig', 'health', 'preflight', 'net', 'lab'),
+    regex: folders('vm', 'kubeadm', 'kubeconfig', 'health', 'preflight', 'net', 'lab', 'etcd'),
     message: 'An adapter (ssh, proxmox, kube, exec) does not use the domain modules above it; pass what it needs in.',
   },
   commands: {regex: folders('commands'), message: 'Nothing under src/lib imports a command: commands call down into src/lib, never the other way.'},
@@ -51,7 +51,7 @@ function imports({allow = [], up = []}) {
 }
 
 const ADAPTERS = ['ssh', 'proxmox', 'kube', 'exec']
-const DOMAIN = ['vm', 'config', 'kubeadm', 'kubeconfig', 'health', 'preflight', 'net']
+const DOMAIN = ['vm', 'config', 'kubeadm', 'kubeconfig', 'health', 'preflight', 'net', 'etcd']
 
 export default tseslint.config(
   {ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.d.ts', 'lab/**']},

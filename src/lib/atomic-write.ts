@@ -98,8 +98,8 @@ function commit(temp: string, target: string, options: AtomicWriteOptions): void
   if (options.flush !== false) syncDir(path.dirname(target))
 }
 
-/** Best effort: not every file system lets a folder be flushed. */
-function syncDir(dir: string): void {
+/** Best effort: not every file system lets a folder be flushed. (Exported for a streamed file's own temp + rename, etcd/receive.ts.) */
+export function syncDir(dir: string): void {
   let fd: number | undefined
   try {
     fd = openSync(dir, 'r')

@@ -109,7 +109,7 @@ describe('kp config schema', () => {
     expect(schema.$id).toMatch(/^urn:kp:/)
     expect(schema.title).toBe('kp.yaml')
     expect(schema.required).toEqual(['cluster', 'network', 'nodes', 'ssh'])
-    expect(Object.keys(schema.properties as object).sort()).toEqual(['cluster', 'health', 'maintenance', 'network', 'nodes', 'packages', 'proxmox', 'ssh'])
+    expect(Object.keys(schema.properties as object).sort()).toEqual(['backup', 'cluster', 'health', 'maintenance', 'network', 'nodes', 'packages', 'proxmox', 'ssh'])
     for (const section of Object.values(schema.properties!)) expect(section.description).toBeTruthy()
     expect(schema.properties!.cluster!.properties!.podSubnet).toMatchObject({default: '10.244.0.0/16', description: expect.stringContaining('Pod network') as unknown})
     expect(schema.properties!.nodes!.items!.properties!.role!.enum).toEqual(['control-plane', 'worker'])

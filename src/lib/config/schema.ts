@@ -283,8 +283,22 @@ const HealthSchema = z
   })
   .meta({description: 'Thresholds of kp health.', title: 'health'})
 
+const BackupSchema = z
+  .strictObject({
+    criticalAgeHours: int().min(1).default(50).describe('kp health is CRITICAL when the newest verified etcd backup is older than this many hours.'),
+    keep: int().min(1).default(10).describe('How many of the backups kp wrote kp backup etcd keeps (the newest); older ones it wrote are deleted.'),
+    warnAgeHours: int().min(1).default(26).describe('kp health is WARNING when the newest verified etcd backup is older than this many hours (26: a daily backup that missed one run).'),
+  })
+  .superRefine((value, ctx) => {
+    if (value.criticalAgeHours <= value.warnAgeHours) {
+      ctx.addIssue({code: 'custom', message: `must be larger than warnAgeHours (${value.warnAgeHours})`, path: ['criticalAgeHours']})
+    }
+  })
+  .meta({description: 'etcd backups: kp backup etcd, and the backup check of kp health.', title: 'backup'})
+
 export const KpConfigSchema = z
   .strictObject({
+    backup: BackupSchema.prefault({}),
     cluster: ClusterSchema,
     health: HealthSchema.prefault({}),
     maintenance: MaintenanceSchema.prefault({}),
@@ -308,4 +322,5 @@ export type ProxmoxConfig = NonNullable<KpConfig['proxmox']>
 export type SshConfig = KpConfig['ssh']
 export type MaintenanceConfig = KpConfig['maintenance']
 export type HealthConfig = KpConfig['health']
+export type BackupConfig = KpConfig['backup']
 export type PackagesConfig = KpConfig['packages']

@@ -12,6 +12,8 @@ export interface RunContextInit<F, P extends Params> {
   facts: F
   log: RunLog
   params: P
+  /** Undefined in a dry run. */
+  runId?: string
   signal: AbortSignal
   stateDir: string
 }
@@ -43,6 +45,7 @@ export function openRun<F, P extends Params>(init: RunContextInit<F, P>): RunSco
     },
     params: init.params,
     pve: () => connections.pve(log),
+    runId: init.runId ?? 'dry-run',
     signal: init.signal,
     ssh: (node) => connections.ssh(node),
     stateDir: init.stateDir,

@@ -59,7 +59,7 @@ export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
   // Every unit's SSH sessions and child processes listen on this one signal.
   setMaxListeners(0, abort.signal)
   const stopped = abortedAfterGrace(abort.signal)
-  const scope = openRun({acceptNewHostKeys: req.acceptNewHostKeys, config: req.config, dryRun: false, facts: workflow.initialFacts() as Record<string, unknown>, log, params: journal.params, signal: abort.signal, stateDir})
+  const scope = openRun({acceptNewHostKeys: req.acceptNewHostKeys, config: req.config, dryRun: false, facts: workflow.initialFacts() as Record<string, unknown>, log, params: journal.params, runId: journal.runId, signal: abort.signal, stateDir})
   const stopListening = onInterrupt({
     first(signal) {
       log.write('run', `received ${signal}: stopping`)

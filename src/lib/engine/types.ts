@@ -39,6 +39,11 @@ export interface RunContext<F = Record<string, unknown>, P extends Params = Para
    * keys for this very run (--accept-new-host-keys, never replayed by a resume).
    */
   ssh(node: string): Promise<SshSession>
+  /**
+   * The run's id, the same across its resumes ('dry-run' in a dry run): names what a run leaves on a
+   * node between two steps (etcd-backup's snapshot), so a resume finds it again.
+   */
+  readonly runId: string
   /** kp's state dir: journals, locks, and the default known_hosts. */
   readonly stateDir: string
 }

@@ -50,13 +50,13 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   } catch (error) {
     const kp = error instanceof KpError ? error : undefined
     const message = redact(errorMessage(error))
-    const unknown = CHECKS.filter((c) => (options.checks.length === 0 ? c.name !== 'proxmox' : options.checks.includes(c.name)))
+    const unknown = CHECKS.filter((c) => (options.checks.length === 0 ? c.name !== 'proxmox' && c.name !== 'backup' : options.checks.includes(c.name)))
     const reason = `kp.yaml could not be used: ${message.split('\n')[0]!.replace(/:$/, '')}`
     const results = unknown.map((c): CheckResult => ({name: c.name, status: 'UNKNOWN', reason, durationMs: 0, details: []}))
     return report((await clusterNameHint(options.configPath)) ?? '', results, {message, ...(kp?.hint ? {hint: kp.hint} : {})})
   }
 
-  const selected = select(loaded, options.checks)
+  const selected = select(loaded, options.checks, options.stateDir)
   const controller = new AbortController()
   const closers: Array<() => Promise<void> | void> = []
   let closing = false
@@ -80,6 +80,7 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
     now: startedAt,
     onClose,
     signal: controller.signal,
+    stateDir: options.stateDir,
     warn: options.warn,
   }
 
@@ -102,8 +103,8 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   }
 }
 
-function select(loaded: LoadedConfig, names: readonly CheckName[]): Check[] {
-  if (names.length === 0) return CHECKS.filter((c) => c.applies?.(loaded) ?? true)
+function select(loaded: LoadedConfig, names: readonly CheckName[], stateDir: string): Check[] {
+  if (names.length === 0) return CHECKS.filter((c) => (c.applies?.(loaded) ?? true) && (c.byDefault?.(loaded, stateDir) ?? true))
   const checks = CHECKS.filter((c) => names.includes(c.name))
   const inapplicable = checks.find((c) => !(c.applies?.(loaded) ?? true))
   if (inapplicable) throw new UsageError(`there is no ${inapplicable.name} check for ${loaded.path}: it has no ${inapplicable.name} section`, {hint: 'leave out --check proxmox, or add the section'})
@@ -117,8 +118,8 @@ async function runCheck(check: Check, ctx: HealthContext, deadline: Promise<void
     check.run(ctx).catch((error: unknown) => ({reason: errorMessage(error).split('\n')[0]!, status: 'UNKNOWN'})),
     deadline.then(() => ({reason: `no answer within ${formatDuration(timeoutMs)}`, status: check.onDeadline ?? 'UNKNOWN'})),
   ])
-  const {certificate, details = [], reason, status} = outcome
-  return {name: check.name, status, reason: redact(reason), durationMs: elapsed(), details: details.map(redact), ...(certificate ? {certificate} : {})}
+  const {backup, certificate, details = [], reason, status} = outcome
+  return {name: check.name, status, reason: redact(reason), durationMs: elapsed(), details: details.map(redact), ...(certificate ? {certificate} : {}), ...(backup ? {backup} : {})}
 }
 
 /** The cluster label for a report on a kp.yaml that does not load: its cluster.name if it can be read at all. */

@@ -14,6 +14,8 @@ export interface HealthContext {
   onClose: (fn: () => Promise<void> | void) => void
   /** Aborted at the deadline; pass it into every call. */
   signal: AbortSignal
+  /** kp's state dir (the backups folder is under it). */
+  stateDir: string
   warn: (line: string) => void
 }
 
@@ -24,6 +26,8 @@ export interface Outcome {
   status: Status
   /** A certificate the check read, for its expiry metric. */
   certificate?: {name: string; notAfter: string}
+  /** The newest verified etcd backup, for its age metric. */
+  backup?: {ageSeconds: number; takenAt: string}
 }
 
 export interface Check {
@@ -32,6 +36,8 @@ export interface Check {
   description: string
   /** False when the config has nothing for the check to look at (no proxmox section). */
   applies?(loaded: LoadedConfig): boolean
+  /** False to leave the check out of a run without --check (it still runs when named). */
+  byDefault?(loaded: LoadedConfig, stateDir: string): boolean
   /**
    * Status when the check has no answer by the deadline. UNKNOWN unless silence is itself the
    * failure the check looks for (an API that does not answer is down).

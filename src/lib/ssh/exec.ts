@@ -125,7 +125,23 @@ export function runOnChannel(client: Client, target: SshTarget, line: string, op
         }
       }
 
-      ch.on('data', collect('stdout', outLog, options.onStdout))
+      if (options.onStdoutBytes) {
+        const sink = options.onStdoutBytes
+        let bytes = 0
+        ch.on('data', (data: Buffer) => {
+          if (settled) return
+          bytes += data.length
+          try {
+            sink(data)
+          } catch (error) {
+            settle(error instanceof Error ? error : new Error(String(error)))
+          }
+        })
+        ch.once('close', () => log(`  | (${bytes} bytes of binary output, not logged)`))
+      } else {
+        ch.on('data', collect('stdout', outLog, options.onStdout))
+      }
+
       ch.stderr.on('data', collect('stderr', errLog, options.onStderr))
       ch.on('exit', (code: number | null, signal?: string) => {
         exit = {code: code ?? 255, ...(signal ? {signal} : {})}

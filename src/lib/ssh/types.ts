@@ -10,6 +10,12 @@ export interface ExecOptions {
   timeoutMs?: number           // command timeout (default from pool options)
   signal?: AbortSignal
   onStdout?: (chunk: string) => void
+  /**
+   * Binary stdout (a file streamed off the node): each chunk as it arrives, in order; it is neither
+   * collected in `stdout` nor logged. A throw (the laptop's disk is full) stops the command and
+   * rejects with that error.
+   */
+  onStdoutBytes?: (chunk: Buffer) => void
   onStderr?: (chunk: string) => void
   allowFailure?: boolean       // otherwise a non-zero exit throws SshCommandError (with exit code and stderr tail)
   secretOutput?: boolean       // stdout carries a secret not yet known to the redactor (a new join token): keep it out of the log

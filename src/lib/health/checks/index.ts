@@ -2,6 +2,7 @@
 import type {Check} from '../types.js'
 import {apiCheck} from './api.js'
 import {apiserverCertificateCheck} from './apiserver-certificate.js'
+import {backupCheck} from './backup.js'
 import {csrsCheck} from './csrs.js'
 import {etcdCheck} from './etcd.js'
 import {kubeSystemCheck} from './kube-system.js'
@@ -10,4 +11,4 @@ import {pdbsCheck} from './pdbs.js'
 import {proxmoxCheck} from './proxmox.js'
 import {workloadsCheck} from './workloads.js'
 
-export const CHECKS: readonly Check[] = [apiCheck, etcdCheck, nodesCheck, kubeSystemCheck, workloadsCheck, pdbsCheck, csrsCheck, apiserverCertificateCheck, proxmoxCheck]
+export const CHECKS: readonly Check[] = [apiCheck, etcdCheck, nodesCheck, kubeSystemCheck, workloadsCheck, pdbsCheck, csrsCheck, apiserverCertificateCheck, proxmoxCheck, backupCheck]

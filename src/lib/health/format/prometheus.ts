@@ -31,6 +31,7 @@ export function formatPrometheus(report: HealthReport): string {
   const cluster = {cluster: report.cluster}
   const code = (s: Status) => EXIT_CODE[s]
   const certificates = report.checks.flatMap((c) => (c.certificate ? [c.certificate] : []))
+  const backups = report.checks.flatMap((c) => (c.backup ? [c.backup] : []))
   const lines = [
     ...family('kp_health_up', 'Whether kp health could load kp.yaml and run its checks (1), whatever they found, or not (0).', [sample('kp_health_up', cluster, report.up ? 1 : 0)]),
     ...family('kp_health_status', `Overall status, the worst of the checks: ${CODES}.`, [sample('kp_health_status', cluster, code(report.status))]),
@@ -41,6 +42,12 @@ export function formatPrometheus(report: HealthReport): string {
       'kp_health_certificate_expiry_timestamp_seconds',
       'When the certificate expires, in seconds since the Unix epoch (alert on it minus time()).',
       certificates.map((c) => sample('kp_health_certificate_expiry_timestamp_seconds', {...cluster, certificate: c.name}, Date.parse(c.notAfter) / 1000)),
+    ),
+    ...family('kp_backup_age_seconds', 'Age of the newest verified etcd backup kp wrote, when there is one (no sample: none).', backups.map((b) => sample('kp_backup_age_seconds', cluster, b.ageSeconds))),
+    ...family(
+      'kp_backup_last_timestamp_seconds',
+      'When the newest verified etcd backup was taken, in seconds since the Unix epoch (alert on time() minus it).',
+      backups.map((b) => sample('kp_backup_last_timestamp_seconds', cluster, Math.floor(Date.parse(b.takenAt) / 1000))),
     ),
     ...family('kp_health_duration_seconds', 'How long the whole run took.', [sample('kp_health_duration_seconds', cluster, report.durationMs / 1000)]),
     ...family('kp_health_timeout_seconds', 'The deadline of the run (--timeout).', [sample('kp_health_timeout_seconds', cluster, report.timeoutMs / 1000)]),
