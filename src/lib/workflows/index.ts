@@ -11,6 +11,7 @@ import type {AnyWorkflow} from '../engine/types.js'
  */
 export const builtIn = {
   bootstrap: async () => (await import('./bootstrap/index.js')).bootstrap,
+  'etcd-restore': async () => (await import('./etcd-restore/index.js')).etcdRestore,
   'node-cordon': async () => (await import('./node-drain/node-cordon.js')).nodeCordon,
   'node-drain': async () => (await import('./node-drain/index.js')).nodeDrain,
   'node-prepare': async () => (await import('./node-prepare/index.js')).nodePrepare,
