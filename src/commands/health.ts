@@ -15,6 +15,7 @@ Exit codes follow Nagios, unlike other kp commands: 0 OK, 1 WARNING, 2 CRITICAL,
   static examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --check nodes,pdbs',
+    '<%= config.bin %> <%= command.id %> --deep --check etcd',
     '<%= config.bin %> <%= command.id %> --output prometheus --prometheus-file /var/lib/node_exporter/textfile_collector/kp.prom --timeout 30s',
     '<%= config.bin %> <%= command.id %> --output json',
   ]
@@ -22,6 +23,7 @@ Exit codes follow Nagios, unlike other kp commands: 0 OK, 1 WARNING, 2 CRITICAL,
   static flags = {
     // A comma list as kubectl takes (api,nodes), the flag repeated, or both.
     check: Flags.option({delimiter: ',', description: 'Run only these checks: a comma list (api,nodes), or the flag repeated.', multiple: true, options: CHECK_NAMES})(),
+    deep: Flags.boolean({description: 'Also look at the control planes over SSH, one connection each, inside the same deadline (etcd members, leader, DB size, alarms). Unknown host keys are refused.'}),
     output: Flags.option({default: 'text' as const, description: 'What to print: aligned lines, a JSON document, or the Prometheus text format. --json prints the same document in kp\'s envelope instead.', options: OUTPUTS})(),
     'prometheus-file': Flags.string({description: 'Also write the Prometheus text format to this file, atomically and mode 0644 (node_exporter textfile collector).'}),
     timeout: Flags.string({default: '20s', description: 'Deadline for the whole run (20s, 1m, or seconds).'}),
@@ -37,7 +39,7 @@ Exit codes follow Nagios, unlike other kp commands: 0 OK, 1 WARNING, 2 CRITICAL,
       import('../lib/colour.js'),
     ])
     const stderr = (line: string) => process.stderr.write(`${line}\n`)
-    const report = await runHealth({checks: [...new Set(f.check ?? [])], configPath: this.configPath, log: f.verbose ? stderr : undefined, stateDir: this.stateDir, timeoutMs, warn: (line) => this.warn(line)})
+    const report = await runHealth({checks: [...new Set(f.check ?? [])], configPath: this.configPath, deep: f.deep, log: f.verbose ? stderr : undefined, stateDir: this.stateDir, timeoutMs, warn: (line) => this.warn(line)})
     let exitCode = report.exitCode
     if (f['prometheus-file']) {
       // Stale metrics would look healthy: a file kp could not write makes the run UNKNOWN at least.

@@ -14,6 +14,7 @@ import {formatDuration} from '../config/duration.js'
 import {errorMessage, KpError, UsageError} from '../errors.js'
 import {kubeFromConfig} from '../kube/from-config.js'
 import type {Kube} from '../kube/types.js'
+import type {SshPool} from '../ssh/types.js'
 import {redact} from '../redact.js'
 import {CHECKS} from './checks/index.js'
 import type {CheckName} from './names.js'
@@ -24,6 +25,8 @@ export interface HealthOptions {
   /** Names from --check; every applicable check when empty. */
   checks: readonly CheckName[]
   configPath: string
+  /** Also look at the nodes over SSH, inside the same deadline. */
+  deep?: boolean
   /** Per-request log lines of the adapters (--verbose). */
   log?: (line: string) => void
   stateDir: string
@@ -67,7 +70,9 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   }
 
   let connection: Promise<Kube> | undefined
+  let pool: Promise<SshPool> | undefined
   const ctx: HealthContext = {
+    deep: Boolean(options.deep),
     kube: () => {
       connection ??= kubeFromConfig(loaded, options.stateDir, {log: options.log, plainReads: true, requestTimeoutMs: options.timeoutMs, retry: RETRY, signal: controller.signal}).then((kube) => {
         onClose(() => kube.close())
@@ -81,6 +86,16 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
     onClose,
     signal: controller.signal,
     stateDir: options.stateDir,
+    async ssh(node) {
+      if (!options.deep) throw new Error('SSH checks run only with --deep')
+      // Loaded only for --deep: a plain kp health stays as light as it is.
+      const [{createSshPool}, {poolOptionsFromConfig, targetOf}, {findNode}] = await Promise.all([import('../ssh/index.js'), import('../ssh/from-config.js'), import('../config/nodes.js')])
+      pool ??= Promise.resolve(createSshPool(poolOptionsFromConfig(loaded.config, {log: options.log ? (scope, line) => options.log!(`${scope}: ${line}`) : undefined, signal: controller.signal, stateDir: options.stateDir}))).then((p) => {
+        onClose(() => p.closeAll())
+        return p
+      })
+      return (await pool).session(targetOf(loaded.config, findNode(loaded.config, node)))
+    },
     warn: options.warn,
   }
 
@@ -118,8 +133,8 @@ async function runCheck(check: Check, ctx: HealthContext, deadline: Promise<void
     check.run(ctx).catch((error: unknown) => ({reason: errorMessage(error).split('\n')[0]!, status: 'UNKNOWN'})),
     deadline.then(() => ({reason: `no answer within ${formatDuration(timeoutMs)}`, status: check.onDeadline ?? 'UNKNOWN'})),
   ])
-  const {backup, certificate, details = [], reason, status} = outcome
-  return {name: check.name, status, reason: redact(reason), durationMs: elapsed(), details: details.map(redact), ...(certificate ? {certificate} : {}), ...(backup ? {backup} : {})}
+  const {backup, certificate, details = [], metrics, reason, status} = outcome
+  return {name: check.name, status, reason: redact(reason), durationMs: elapsed(), details: details.map(redact), ...(certificate ? {certificate} : {}), ...(backup ? {backup} : {}), ...(metrics?.length ? {metrics} : {})}
 }
 
 /** The cluster label for a report on a kp.yaml that does not load: its cluster.name if it can be read at all. */

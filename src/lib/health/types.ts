@@ -1,5 +1,6 @@
 import type {LoadedConfig} from '../config/load.js'
 import type {Kube} from '../kube/types.js'
+import type {SshSession} from '../ssh/types.js'
 import type {CheckName} from './names.js'
 import type {Status} from './status.js'
 
@@ -8,6 +9,10 @@ export interface HealthContext {
   loaded: LoadedConfig
   /** Connects on first use; every check shares the connection. */
   kube: () => Promise<Kube>
+  /** `--deep`: checks may also look at the nodes over SSH (never prompting: unknown host keys are refused). */
+  deep: boolean
+  /** One SSH connection per node for the whole run, opened on first use (only with `deep`). */
+  ssh: (node: string) => Promise<SshSession>
   /** The start of the run, so every check measures ages and expiry against the same instant. */
   now: Date
   /** Close what a check opened, after every check has finished or been given up on. */
@@ -28,6 +33,16 @@ export interface Outcome {
   certificate?: {name: string; notAfter: string}
   /** The newest verified etcd backup, for its age metric. */
   backup?: {ageSeconds: number; takenAt: string}
+  /** The check's own Prometheus samples (gauges), printed as families after the common ones. */
+  metrics?: Metric[]
+}
+
+/** One gauge sample; samples sharing a name form one family, whose `help` the first one gives. */
+export interface Metric {
+  help: string
+  labels: Record<string, string>
+  name: string
+  value: number
 }
 
 export interface Check {

@@ -12,6 +12,7 @@ import type {AnyWorkflow} from '../engine/types.js'
 export const builtIn = {
   bootstrap: async () => (await import('./bootstrap/index.js')).bootstrap,
   'etcd-backup': async () => (await import('./etcd-backup/index.js')).etcdBackup,
+  'etcd-restore': async () => (await import('./etcd-restore/index.js')).etcdRestore,
   'node-cordon': async () => (await import('./node-drain/node-cordon.js')).nodeCordon,
   'node-drain': async () => (await import('./node-drain/index.js')).nodeDrain,
   'node-prepare': async () => (await import('./node-prepare/index.js')).nodePrepare,

@@ -49,6 +49,7 @@ export function formatPrometheus(report: HealthReport): string {
       'When the newest verified etcd backup was taken, in seconds since the Unix epoch (alert on time() minus it).',
       backups.map((b) => sample('kp_backup_last_timestamp_seconds', cluster, Math.floor(Date.parse(b.takenAt) / 1000))),
     ),
+    ...checkFamilies(report),
     ...family('kp_health_duration_seconds', 'How long the whole run took.', [sample('kp_health_duration_seconds', cluster, report.durationMs / 1000)]),
     ...family('kp_health_timeout_seconds', 'The deadline of the run (--timeout).', [sample('kp_health_timeout_seconds', cluster, report.timeoutMs / 1000)]),
     ...family('kp_health_last_run_timestamp_seconds', 'When this run started, in seconds since the Unix epoch (alert when it gets old: cron stopped).', [
@@ -56,4 +57,16 @@ export function formatPrometheus(report: HealthReport): string {
     ]),
   ]
   return `${lines.join('\n')}\n`
+}
+
+/** The checks' own samples, one family per metric name, in the order they first appear. */
+function checkFamilies(report: HealthReport): string[] {
+  const byName = new Map<string, {help: string; samples: string[]}>()
+  for (const m of report.checks.flatMap((c) => c.metrics ?? [])) {
+    const entry = byName.get(m.name) ?? {help: m.help, samples: []}
+    entry.samples.push(sample(m.name, {cluster: report.cluster, ...m.labels}, m.value))
+    byName.set(m.name, entry)
+  }
+
+  return [...byName].flatMap(([name, {help, samples}]) => family(name, help, samples))
 }
