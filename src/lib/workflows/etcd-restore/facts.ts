@@ -4,6 +4,7 @@
  * (`crictl exec`), whose /var/lib/etcd and /etc/kubernetes/pki/etcd are the host's own folders.
  */
 import type {RunContext, UnitContext} from '../../engine/types.js'
+import {etcdctlError, runEtcdctl} from '../../etcd/etcdctl.js'
 import type {SshSession} from '../../ssh/types.js'
 
 export interface RestoreParams extends Record<string, unknown> {
@@ -73,12 +74,9 @@ export async function waitFor(ctx: RestoreUnit, what: string, done: () => Promis
   }
 }
 
-/** The node's etcdctl: the one in its running etcd container, with kubeadm's healthcheck client certificate. */
+/** The node's etcdctl (in its running etcd container); its output, or an error naming the node and etcdctl's complaint. */
 export async function etcdctl(session: SshSession, args: string[], signal: AbortSignal, options: {idempotent?: boolean; timeoutMs?: number} = {}): Promise<string> {
-  const [id] = await runningContainers(session, '^etcd$', signal)
-  if (!id) throw new Error(`no etcd container runs on ${session.target.name} (crictl ps --name '^etcd$' is empty)`)
-  const pki = '/etc/kubernetes/pki/etcd'
-  const tls = ['--endpoints=https://127.0.0.1:2379', `--cacert=${pki}/ca.crt`, `--cert=${pki}/healthcheck-client.crt`, `--key=${pki}/healthcheck-client.key`]
-  const {stdout} = await session.exec(['crictl', 'exec', id, 'etcdctl', ...tls, ...args], {idempotent: options.idempotent, signal, sudo: true, timeoutMs: options.timeoutMs})
-  return stdout
+  const result = await runEtcdctl(session, args, {idempotent: options.idempotent, signal, timeoutMs: options.timeoutMs})
+  if (result.code !== 0) throw new Error(`etcdctl ${args[0] ?? ''} ${args[1] ?? ''} on ${session.target.name}: ${etcdctlError(result)}`.replace(/ +:/, ':'))
+  return result.stdout
 }

@@ -1,12 +1,12 @@
 /** Gather facts: the snapshot's sidecar, and each control plane's etcd member from its manifest. */
-import {readFile} from 'node:fs/promises'
+import {existsSync} from 'node:fs'
+import path from 'node:path'
 
 import {controlPlanes} from '../../config/nodes.js'
 import type {Step} from '../../engine/types.js'
+import {readSidecar, sidecarFileOf} from '../../etcd/backups.js'
 import {RefusedError, UsageError} from '../../errors.js'
 import {MANIFESTS, parkedDir, type RestoreFacts, type RestoreParams} from './facts.js'
-
-interface Sidecar {cluster?: unknown; node?: unknown; revision?: unknown; sha256?: unknown; size?: unknown}
 
 export const gatherFacts: Step<RestoreFacts, RestoreParams> = {
   gathersFacts: true,
@@ -14,18 +14,17 @@ export const gatherFacts: Step<RestoreFacts, RestoreParams> = {
   title: 'Gather facts',
   async run(ctx) {
     const cluster = ctx.config.config.cluster.name
-    const sidecar = await readSidecar(`${ctx.params.file}.json`)
-    if (sidecar.cluster !== cluster) {
-      throw new RefusedError(`${ctx.params.file} is a snapshot of cluster "${String(sidecar.cluster)}", not of "${cluster}"; nothing was changed`)
+    const {file} = ctx.params
+    if (!existsSync(file)) throw new UsageError(`${file} does not exist`, {hint: '"kp backup list" shows the backups kp wrote'})
+    const sidecar = readSidecar(file)
+    if (!sidecar) {
+      throw new UsageError(`${file} has no sidecar kp wrote (${path.basename(sidecarFileOf(file))}): kp restores only its own backups, whose SHA-256 it can check`, {
+        hint: '"kp backup list" shows them; restore another snapshot by hand with runbooks/etcd-restore.md',
+      })
     }
 
-    ctx.facts.snapshot = {
-      cluster,
-      node: typeof sidecar.node === 'string' ? sidecar.node : '',
-      revision: typeof sidecar.revision === 'number' ? sidecar.revision : undefined,
-      sha256: String(sidecar.sha256),
-      size: Number(sidecar.size ?? 0),
-    }
+    if (sidecar.cluster !== cluster) throw new RefusedError(`${file} is a snapshot of cluster "${sidecar.cluster}", not of "${cluster}"; nothing was changed`)
+    ctx.facts.snapshot = {cluster, node: sidecar.node, revision: sidecar.revision, sha256: sidecar.sha256, size: sidecar.size}
     ctx.facts.members = []
     for (const node of controlPlanes(ctx.config.config)) {
       const session = await ctx.ssh(node.name)
@@ -47,27 +46,6 @@ export const gatherFacts: Step<RestoreFacts, RestoreParams> = {
       ctx.facts.members.push({name, node: node.name, peerUrl})
     }
   },
-}
-
-async function readSidecar(file: string): Promise<Sidecar> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new UsageError(`${file} does not exist: kp restores only snapshots it wrote, with their sidecar`, {hint: 'kp backup list shows them'})
-    }
-
-    throw error
-  }
-
-  try {
-    const parsed = JSON.parse(text) as Sidecar
-    if (typeof parsed.sha256 !== 'string' || !/^[\da-f]{64}$/.test(parsed.sha256)) throw new Error('no sha256')
-    return parsed
-  } catch {
-    throw new UsageError(`${file} is not a kp backup sidecar (JSON with the snapshot's sha256)`, {hint: 'kp backup list shows the snapshots kp wrote'})
-  }
 }
 
 /** `--name=cp1` from a manifest's command list (`- --name=cp1`). */

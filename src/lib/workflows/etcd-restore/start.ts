@@ -1,4 +1,5 @@
 /** What "started" means after a restore: every member healthy in the restored membership, then the API answering. */
+import {parseMemberList} from '../../etcd/parse.js'
 import {etcdctl, type RestoreUnit, waitFor} from './facts.js'
 
 /** The local member answers and the member list is exactly the restored one, every member started. */
@@ -9,8 +10,8 @@ export async function restoredEtcdHealthy(ctx: RestoreUnit): Promise<void> {
   await waitFor(ctx, `the restored etcd members (${want.join(', ')}) healthy, seen from ${ctx.target!}`, async () => {
     try {
       await etcdctl(session, ['endpoint', 'health'], ctx.signal, {idempotent: true, timeoutMs: 15_000})
-      const {members = []} = JSON.parse(await etcdctl(session, ['member', 'list', '-w', 'json'], ctx.signal, {idempotent: true, timeoutMs: 15_000})) as {members?: Array<{name?: string; peerURLs?: string[]}>}
-      const have = members.map((m) => `${m.name ?? '(not started)'} ${(m.peerURLs ?? []).join(',')}`).sort()
+      const members = parseMemberList(await etcdctl(session, ['member', 'list', '-w', 'json'], ctx.signal, {idempotent: true, timeoutMs: 15_000}))
+      const have = members.map((m) => `${m.name || '(not started)'} ${m.peerUrls.join(',')}`).sort()
       seen = have.join(', ')
       return JSON.stringify(have) === JSON.stringify(want)
     } catch (error) {

@@ -1,5 +1,6 @@
 /** Verify the cluster: the API answers from the restored data; then the copies go (the old data stays). */
 import type {Step} from '../../engine/types.js'
+import {parseEndpointStatus} from '../../etcd/parse.js'
 import {StepFailedError} from '../../errors.js'
 import {etcdctl, parkedDir, type RestoreFacts, type RestoreParams, snapshotOnNode, waitFor} from './facts.js'
 
@@ -25,8 +26,7 @@ export const verifyCluster: Step<RestoreFacts, RestoreParams> = {
 
     const first = ctx.facts.members[0]!
     const session = await ctx.ssh(first.node)
-    const status = JSON.parse(await etcdctl(session, ['endpoint', 'status', '-w', 'json'], ctx.signal, {idempotent: true})) as Array<{Status?: {header?: {revision?: number}}}>
-    const revision = status[0]?.Status?.header?.revision ?? 0
+    const {revision} = parseEndpointStatus(await etcdctl(session, ['endpoint', 'status', '-w', 'json'], ctx.signal, {idempotent: true}))
     const wanted = ctx.facts.snapshot.revision
     if (wanted !== undefined && revision < wanted) throw new StepFailedError(`etcd on ${first.node} is at revision ${revision}, below the snapshot's ${wanted}: it is not the restored data`)
     ctx.log(`etcd revision ${revision} (snapshot ${wanted ?? 'unknown'})`)
