@@ -12,7 +12,7 @@ import {RefusedError} from '../../lib/errors.js'
 import {builtIn as workflows} from '../../lib/workflows/index.js'
 
 export default class BackupRestore extends BaseCommand<typeof BackupRestore> {
-  static args = {file: Args.string({description: 'A snapshot kp backup etcd wrote (its FILE.json sidecar beside it).', required: true})}
+  static args = {file: Args.string({description: 'A snapshot kp backup etcd wrote (its .json sidecar beside it).', required: true})}
   static description = `Restore the whole cluster's etcd from a snapshot: every API server and etcd member is stopped, each
 member restored from the snapshot, then started again. Everything written since the snapshot is lost.
 Asks you to type the cluster's name (or --yes); refuses without a terminal. Runbook: runbooks/etcd-restore.md.`
