@@ -29,7 +29,7 @@ export const etcdRestore: Workflow<RestoreFacts, RestoreParams> = {
     moveManifests({direction: 'park', id: 'stop-etcd', pods: ['etcd'], title: 'Stop etcd'}),
     swapData,
     moveManifests({direction: 'unpark', id: 'start-etcd', pods: ['etcd'], ready: restoredEtcdHealthy, title: 'Start etcd'}),
-    moveManifests({direction: 'unpark', id: 'start-apiservers', pods: CONTROL_PLANE_PODS, title: 'Start the API servers'}),
+    moveManifests({direction: 'unpark', id: 'start-apiservers', pods: CONTROL_PLANE_PODS, title: 'Start the API servers', waitStarted: false}),
     verifyCluster,
   ],
   title: 'Restore etcd from a snapshot',
