@@ -97,7 +97,7 @@ describe('the etcd check with --deep: etcdctl on every control plane', () => {
   it('three healthy members: OK, one line per member, the metric families', () => {
     const judged = judgeDeep(view([up('cp1'), up('cp2'), up('cp3')]))
     expect(judged.findings).toEqual([])
-    expect(judged.summary).toBe('3 of 3 members healthy, leader cp1, largest DB 24 KiB of 2 GiB')
+    expect(judged.summary).toBe('3 of 3 members healthy, leader cp1, DB up to 24 KiB of 2 GiB (cp2)')
     // The member list's order (etcd sorts it by id).
     expect(judged.lines).toEqual([
       'cp2: healthy, db 24 KiB of 2 GiB (0%, 16 KiB in use), raft index 8, etcd 3.4.23',
@@ -181,7 +181,7 @@ describe('the etcd check with --deep: etcdctl on every control plane', () => {
     const cp2 = statusOf('cp2').memberId
     const split = judgeDeep(view([up('cp1'), up('cp2'), up('cp3', {leader: cp2})]))
     expect(texts(split.findings)).toEqual(['CRITICAL: members disagree on the leader: cp2 says cp1, cp1 says cp1, cp3 says cp2'])
-    expect(split.summary).toBe('3 of 3 members healthy, largest DB 24 KiB of 2 GiB')
+    expect(split.summary).toBe('3 of 3 members healthy, DB up to 24 KiB of 2 GiB (cp2)')
     expect(LEADER_ID).toBe(statusOf('cp1').leader)
   })
 

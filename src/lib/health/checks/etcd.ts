@@ -217,8 +217,11 @@ export function judgeDeep(view: DeepView): {findings: Finding[]; lines: string[]
     findings.push({status: 'WARNING', text: `${r.name} lags: raft index ${r.probe!.status!.raftIndex}, ${furthest - r.probe!.status!.raftIndex} behind the furthest member`})
   }
 
-  const largest = answered.reduce<Row | undefined>((a, r) => (a && a.probe!.status!.dbSize >= r.probe!.status!.dbSize ? a : r), undefined)
-  const db = largest ? `, largest DB ${formatBytes(largest.probe!.status!.dbSize)} of ${formatBytes((largest.probe!.quota ?? quotaFromManifest(undefined)).bytes)}` : ''
+  // The member nearest its quota speaks for the DB sizes in the one-line reason.
+  const share = (r: Row) => r.probe!.status!.dbSize / (r.probe!.quota ?? quotaFromManifest(undefined)).bytes
+  const fullest = answered.reduce<Row | undefined>((a, r) => (a && share(a) >= share(r) ? a : r), undefined)
+  const quotaOf = (r: Row) => (r.probe!.quota ?? quotaFromManifest(undefined)).bytes
+  const db = fullest ? `, DB up to ${formatBytes(fullest.probe!.status!.dbSize)} of ${formatBytes(quotaOf(fullest))} (${fullest.name})` : ''
   const summary = `${count}${leader ? `, leader ${nameOf(leader)}` : ''}${db}`
   return {findings, lines: all.map((r) => rowLine(r, leader)), metrics: deepMetrics(all, [...alarms.values()], nameOf, leader), summary}
 }
