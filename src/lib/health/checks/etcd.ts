@@ -251,6 +251,14 @@ function deepMetrics(all: readonly Row[], alarms: readonly EtcdAlarm[], nameOf: 
 
 const firstLine = (error: unknown) => errorMessage(error).split('\n')[0]!
 
+function attempt<T>(parse: () => T): T | undefined {
+  try {
+    return parse()
+  } catch {
+    return undefined
+  }
+}
+
 /** etcdctl on one control plane: its member's status and quota, and the cluster's member list and alarms as it sees them. */
 async function probeNode(ctx: HealthContext, node: string): Promise<{alarms?: EtcdAlarm[]; members?: EtcdMember[]; probe: MemberProbe}> {
   let session
@@ -269,10 +277,9 @@ async function probeNode(ctx: HealthContext, node: string): Promise<{alarms?: Et
     session.exec(['cat', ETCD_MANIFEST], {...options, allowFailure: true, sudo: true}),
   ])
   const quota = quotaFromManifest(manifest.code === 0 ? manifest.stdout : undefined)
-  const others = {
-    ...(members.code === 0 ? {members: parseMemberList(members.stdout)} : {}),
-    ...(alarms.code === 0 ? {alarms: parseAlarms(alarms.stdout)} : {}),
-  }
+  // Output kp cannot read from one node must not hide what the other nodes said: another node's list serves.
+  const memberList = members.code === 0 ? attempt(() => parseMemberList(members.stdout)) : undefined
+  const others = {...(memberList ? {members: memberList} : {}), ...(alarms.code === 0 ? {alarms: parseAlarms(alarms.stdout)} : {})}
   if (status.noContainer) return {...others, probe: {error: 'no running etcd container', node, quota}}
   if (status.code !== 0) return {...others, probe: {error: `etcdctl: ${etcdctlError(status)}`, node, quota}}
   try {
