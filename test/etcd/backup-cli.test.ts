@@ -19,6 +19,7 @@ import {settled} from '../health/helpers.js'
 import {repoRoot, runKp, spawnKp, tempDir} from '../helpers/cli.js'
 import {startTestKube} from '../lab/kube/helpers.js'
 import {cannotRunSshd, createUsers, freePort, hasSudo, Sshd, type TestUsers} from '../ssh/sshd.js'
+import {crictlDouble, makeEtcdPki, stopChild} from './helpers.js'
 
 const skip = cannotRunSshd() ?? (hasSudo ? undefined : 'needs sudo') ?? (existsSync('/usr/bin/etcd') && existsSync('/usr/bin/etcdctl') ? undefined : 'needs /usr/bin/etcd and /usr/bin/etcdctl (etcd-server, etcd-client)')
 if (skip) console.warn(`skipping the kp backup etcd test: ${skip}`)
@@ -67,21 +68,6 @@ describe.skipIf(skip)('kp backup etcd against a real etcd over a real sshd', () 
   const leftovers = () => readdirSync(backups()).filter((f) => f.startsWith('.'))
   const remoteLeftovers = () => readdirSync('/var/lib/etcd').filter((f) => f.startsWith('kp-backup-'))
 
-  function makePki(): void {
-    mkdirSync(pki(), {recursive: true})
-    const ssl = (...args: string[]) => execFileSync('openssl', args, {cwd: pki(), stdio: 'ignore'})
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
-    ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=etcd-ca')
-    for (const [name, cn, ext] of [
-      ['server', 'cp1', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n'],
-      ['healthcheck-client', 'kube-etcd-healthcheck-client', 'extendedKeyUsage=clientAuth\n'],
-    ] as const) {
-      writeFileSync(path.join(pki(), `${name}.ext`), ext)
-      ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`)
-      ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`)
-    }
-  }
-
   async function startEtcd(): Promise<void> {
     const child = spawn('/usr/bin/etcd', [
       '--name', 'cp1', '--data-dir', path.join(dir, 'etcd-data'),
@@ -107,11 +93,7 @@ describe.skipIf(skip)('kp backup etcd against a real etcd over a real sshd', () 
   async function stopEtcd(): Promise<void> {
     const child = etcd
     etcd = undefined
-    if (!child || child.exitCode !== null) return
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve())
-      child.kill('SIGTERM')
-    })
+    await stopChild(child)
   }
 
   /** The node side: crictl and cat doubles, first on the sudo PATH of the test user. */
@@ -119,27 +101,7 @@ describe.skipIf(skip)('kp backup etcd against a real etcd over a real sshd', () 
     mkdirSync(bin, {recursive: true})
     writeFileSync(
       path.join(bin, 'crictl'),
-      `#!/bin/bash
-# crictl test double: the test's etcd process is "the etcd container".
-running() { kill -0 "$(cat ${dir}/etcd.pid 2>/dev/null)" 2>/dev/null; }
-case "$1" in
-  ps) running && echo 3f1e2d4c5b6a7980; exit 0 ;;
-  exec)
-    [ "$2" = 3f1e2d4c5b6a7980 ] && [ "$3" = etcdctl ] || { echo "crictl double: unexpected $*" >&2; exit 2; }
-    running || { echo 'container is not running' >&2; exit 1; }
-    shift 3
-    args=()
-    for a in "$@"; do
-      case "$a" in
-        --endpoints=https://127.0.0.1:2379) a=--endpoints=https://127.0.0.1:${clientPort} ;;
-        --*=/etc/kubernetes/pki/etcd/*) a="\${a%%=*}=${pki()}/\${a##*/}" ;;
-      esac
-      args+=("$a")
-    done
-    exec /usr/bin/etcdctl "\${args[@]}" ;;
-  *) echo "crictl double: unexpected $*" >&2; exit 2 ;;
-esac
-`,
+      crictlDouble({clientPort: String(clientPort), pidFile: `${dir}/etcd.pid`, pki: pki()}),
       {mode: 0o755},
     )
     // cut: half the file, then the session dies as on a dropped link; slow: half, then a long pause (for kill -9).
@@ -165,7 +127,7 @@ exec /bin/cat "$@"
     writeFileSync(`/etc/sudoers.d/${users.sudoer}-path`, `Defaults:${users.sudoer} secure_path="${bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\n`, {mode: 0o440})
     mkdirSync('/var/lib/etcd', {recursive: true})
     foreign = remoteLeftovers()
-    makePki()
+    makeEtcdPki(pki())
     clientPort = await freePort()
     peerPort = await freePort()
     makeDoubles(bin)

@@ -78,6 +78,8 @@ export function createUsers(): TestUsers {
 export interface SshdOptions {
   dir: string
   logLevel?: 'DEBUG1' | 'VERBOSE'
+  /** Loopback addresses to listen on, one per simulated node (127.0.0.1 by default). */
+  listenAddresses?: string[]
 }
 
 export class Sshd {
@@ -132,7 +134,7 @@ export class Sshd {
     writeFileSync(
       config,
       [
-        `ListenAddress 127.0.0.1`,
+        ...(this.options.listenAddresses ?? ['127.0.0.1']).map((a) => `ListenAddress ${a}`),
         `HostKey ${this.hostKeyFile}`,
         `AuthorizedKeysFile ${this.authorizedKeys}`,
         'PidFile none',

@@ -96,7 +96,8 @@ export function parseEndpointStatus(text: string): EndpointStatus {
     dbSizeInUse: num(status.dbSizeInUse ?? status.dbSize, 'dbSizeInUse'),
     endpoint: typeof entry.Endpoint === 'string' ? entry.Endpoint : '',
     errors: strings(status.errors),
-    leader: hexId(status.leader, 'leader'),
+    // Omitted (Go's omitempty of 0) while the member has no leader: quorum lost, or an election running.
+    leader: status.leader === undefined ? '0' : hexId(status.leader, 'leader'),
     memberId: hexId(header.member_id, 'member_id'),
     raftAppliedIndex: num(status.raftAppliedIndex ?? status.raftIndex, 'raftAppliedIndex'),
     raftIndex: num(status.raftIndex, 'raftIndex'),
@@ -123,4 +124,19 @@ export function parseEndpointHealth(text: string): EndpointHealth {
   if (!Array.isArray(doc) || doc.length === 0) throw new EtcdOutputError('endpoint health printed no endpoint')
   const entry = object(doc[0], 'endpoint health')
   return {health: entry.health === true, ...(typeof entry.error === 'string' && entry.error ? {error: entry.error} : {})}
+}
+
+export interface EtcdAlarm {
+  /** Hex, as in the member list. */
+  memberId: string
+  /** NOSPACE (the DB reached its quota: writes refused), CORRUPT (a member's data differs). */
+  alarm: string
+}
+
+/**
+ * `etcdctl alarm list` (the table form: its JSON gives the alarm as a bare enum number), also the
+ * form the alarms take in endpoint status's `errors`: `memberID:11719934994822390420 alarm:NOSPACE`.
+ */
+export function parseAlarms(text: string): EtcdAlarm[] {
+  return [...text.matchAll(/memberID:(\d+)\s+alarm:([A-Z_]+)/g)].map((m) => ({alarm: m[2]!, memberId: BigInt(m[1]!).toString(16)}))
 }
