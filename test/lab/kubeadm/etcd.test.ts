@@ -188,7 +188,7 @@ describe.skipIf(!isRoot)('the real etcd of the lab control planes', () => {
     expect((await kp(['lab', 'fault', 'cp2', '--etcd-up'])).code).toBe(0)
     await until('every member healthy again', async () => (await members()).every((m) => m.healthy), 90_000)
     await until('kp health etcd OK', async () => (await kp(['health', '--check', 'etcd'])).code === 0, 60_000)
-  })
+  }, 5 * 60_000)
 
   it('kp backup etcd killed -9 at random moments, then kp resume: one complete, verified file each time, nothing partial', async () => {
     for (const delayMs of [400 + Math.floor(Math.random() * 800), 1200 + Math.floor(Math.random() * 1200)]) {
@@ -210,7 +210,7 @@ describe.skipIf(!isRoot)('the real etcd of the lab control planes', () => {
 
     // No snapshot left behind on any member.
     for (const ip of Object.values(CPS)) expect((await ssh.ok(ip, 'sudo ls /var/lib/etcd')).trim()).toBe('member')
-  })
+  }, 5 * 60_000)
 
   it('kp backup restore: a ConfigMap deleted after the backup is back, every member healthy, the API answering', async () => {
     expect((await kubectl(['create', 'configmap', 'kp-restore-proof', '--from-literal=at=backup'])).code).toBe(0)
@@ -241,7 +241,7 @@ describe.skipIf(!isRoot)('the real etcd of the lab control planes', () => {
     }
 
     expect((await kp(['health', '--check', 'etcd,api,nodes'])).code).toBe(0)
-  })
+  }, 15 * 60_000)
 
   it('kubeadm reset -f on cp3 removes its member: 2 are left', async () => {
     const reset = await ssh.run(CPS.cp3, 'sudo kubeadm reset -f', {timeoutMs: 120_000})

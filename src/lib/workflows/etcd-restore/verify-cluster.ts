@@ -2,7 +2,7 @@
 import type {Step} from '../../engine/types.js'
 import {parseEndpointStatus} from '../../etcd/parse.js'
 import {StepFailedError} from '../../errors.js'
-import {etcdctl, parkedDir, type RestoreFacts, type RestoreParams, snapshotOnNode, waitFor} from './facts.js'
+import {etcdctl, parkedDir, restoredDir, type RestoreFacts, type RestoreParams, snapshotOnNode, waitFor} from './facts.js'
 
 export const verifyCluster: Step<RestoreFacts, RestoreParams> = {
   id: 'verify-cluster',
@@ -34,6 +34,8 @@ export const verifyCluster: Step<RestoreFacts, RestoreParams> = {
     for (const member of ctx.facts.members) {
       const s = await ctx.ssh(member.node)
       await s.exec(['rm', '-f', snapshotOnNode(ctx.params.tag)], {signal: ctx.signal, sudo: true})
+      // Emptied by the swap: its member directory is the live one now.
+      await s.exec(['rmdir', restoredDir(ctx.params.tag)], {allowFailure: true, signal: ctx.signal, sudo: true})
       await s.exec(['rmdir', '--ignore-fail-on-non-empty', parkedDir(ctx.params.tag)], {allowFailure: true, signal: ctx.signal, sudo: true})
     }
   },
