@@ -174,6 +174,11 @@ describe.skipIf(!isRoot)('the real etcd of the lab control planes', () => {
       return health.code === 1 ? health : undefined
     }, 30_000)
     expect(warning.stdout).toMatch(/2 of 3/)
+    // --deep asks every member over SSH, through the same crictl exec: cp1 named, with why.
+    const deep = await kp(['health', '--check', 'etcd', '--deep', '--output', 'json'])
+    expect(deep.code, deep.stdout + deep.stderr).toBe(1)
+    const etcdCheck = (JSON.parse(deep.stdout) as {checks: Array<{details: string[]; name: string; reason: string}>}).checks[0]!
+    expect(etcdCheck.reason + etcdCheck.details.join('\n')).toMatch(/cp1: no running etcd container/)
 
     expect((await kp(['lab', 'fault', 'cp2', '--etcd-down'])).code).toBe(0)
     const critical = await until('kp health etcd CRITICAL', async () => {
@@ -188,6 +193,11 @@ describe.skipIf(!isRoot)('the real etcd of the lab control planes', () => {
     expect((await kp(['lab', 'fault', 'cp2', '--etcd-up'])).code).toBe(0)
     await until('every member healthy again', async () => (await members()).every((m) => m.healthy), 90_000)
     await until('kp health etcd OK', async () => (await kp(['health', '--check', 'etcd'])).code === 0, 60_000)
+    const deepOk = await kp(['health', '--check', 'etcd', '--deep', '--output', 'prometheus'])
+    expect(deepOk.code, deepOk.stdout + deepOk.stderr).toBe(0)
+    expect(deepOk.stdout).toMatch(/^kp_etcd_members_healthy\{cluster="lab"\} 3$/m)
+    // The quota comes from each member's manifest (kubeadm sets none: etcd's 2 GiB).
+    expect(deepOk.stdout).toMatch(/^kp_etcd_db_quota_bytes\{cluster="lab",member="cp1"\} 2147483648$/m)
   }, 5 * 60_000)
 
   it('kp backup etcd killed -9 at random moments, then kp resume: one complete, verified file each time, nothing partial', async () => {
