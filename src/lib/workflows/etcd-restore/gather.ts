@@ -6,7 +6,7 @@ import {controlPlanes} from '../../config/nodes.js'
 import type {Step} from '../../engine/types.js'
 import {readSidecar, sidecarFileOf} from '../../etcd/backups.js'
 import {RefusedError, UsageError} from '../../errors.js'
-import {MANIFESTS, parkedDir, type RestoreContext, type RestoreFacts, type RestoreParams, runningContainers, test} from './facts.js'
+import {MANIFESTS, parkedDir, type RestoreFacts, type RestoreParams, runningContainers, test} from './facts.js'
 
 export const gatherFacts: Step<RestoreFacts, RestoreParams> = {
   gathersFacts: true,
@@ -26,6 +26,8 @@ export const gatherFacts: Step<RestoreFacts, RestoreParams> = {
     if (sidecar.cluster !== cluster) throw new RefusedError(`${file} is a snapshot of cluster "${sidecar.cluster}", not of "${cluster}"; nothing was changed`)
     ctx.facts.snapshot = {cluster, node: sidecar.node, revision: sidecar.revision, sha256: sidecar.sha256, size: sidecar.size}
     ctx.facts.members = []
+    const idle: string[] = []
+    let started = false
     for (const node of controlPlanes(ctx.config.config)) {
       const session = await ctx.ssh(node.name)
       // On a resume the manifest may already be parked by this restore.
@@ -44,18 +46,13 @@ export const gatherFacts: Step<RestoreFacts, RestoreParams> = {
       }
 
       ctx.facts.members.push({name, node: node.name, peerUrl})
+      // The restore runs in each node's etcd container before anything stops: every one must run, or nothing is touched.
+      // A resumed run that has already stopped something (its parked folder exists) expects stopped containers.
+      if (await test(session, ['test', '-d', parkedDir(ctx.params.tag)], ctx.signal)) started = true
+      else if ((await runningContainers(session, '^etcd$', ctx.signal)).length === 0) idle.push(node.name)
     }
 
-    // The restore runs in each node's etcd container before anything stops: every one must run, or nothing is touched.
-    // A resumed run past "Stop etcd" has parked them on purpose.
-    const idle: string[] = []
-    for (const member of ctx.facts.members) {
-      const session = await ctx.ssh(member.node)
-      const parked = await test(session, ['test', '-e', `${parkedDir(ctx.params.tag)}/etcd.yaml`], ctx.signal)
-      if (!parked && (await runningContainers(session, '^etcd$', ctx.signal)).length === 0) idle.push(member.node)
-    }
-
-    if (idle.length > 0 && !(await anyParked(ctx))) {
+    if (idle.length > 0 && !started) {
       throw new RefusedError(`no etcd container runs on ${idle.join(', ')}: kp restores with the etcdctl of each running etcd container; nothing was changed`, {
         hint: 'start those members first (sudo crictl ps -a --name etcd; their log), or restore by hand as runbooks/etcd-restore.md says',
       })
@@ -68,11 +65,3 @@ function flag(manifest: string, name: string): string | undefined {
   return new RegExp(`--${name}=(\\S+)`).exec(manifest)?.[1]?.replace(/["']/g, '')
 }
 
-/** Has this restore already stopped anything (a resume)? Then a member without a running container is expected. */
-async function anyParked(ctx: RestoreContext): Promise<boolean> {
-  for (const member of ctx.facts.members) {
-    if (await test(await ctx.ssh(member.node), ['test', '-d', parkedDir(ctx.params.tag)], ctx.signal)) return true
-  }
-
-  return false
-}
