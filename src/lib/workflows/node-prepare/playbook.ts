@@ -14,13 +14,22 @@ import type {SshSession} from '../../ssh/types.js'
 
 const cache = new Map<string, string>()
 
-/** lib.sh (the helpers the playbooks share) followed by the playbook: one stdin for `bash -s`. */
-function script(name: string): string {
-  let text = cache.get(name)
+/** A folder of playbooks/ and the helper files sent ahead of each of its playbooks (paths under playbooks/). */
+export interface PlaybookFolder {
+  dir: string
+  helpers: string[]
+}
+
+export const NODE_PREPARE: PlaybookFolder = {dir: 'node-prepare', helpers: ['node-prepare/lib.sh']}
+
+/** The helpers (lib.sh…) followed by the playbook: one stdin for `bash -s`. */
+function script(name: string, folder: PlaybookFolder): string {
+  const key = `${folder.dir}/${name}`
+  let text = cache.get(key)
   if (text === undefined) {
-    const read = (file: string) => readFileSync(path.join(packageRoot(), 'playbooks', 'node-prepare', file), 'utf8')
-    text = `${read('lib.sh')}\n${read(`${name}.sh`)}`
-    cache.set(name, text)
+    const read = (file: string) => readFileSync(path.join(packageRoot(), 'playbooks', file), 'utf8')
+    text = [...folder.helpers, `${folder.dir}/${name}.sh`].map((file) => read(file)).join('\n')
+    cache.set(key, text)
   }
 
   return text
@@ -28,33 +37,45 @@ function script(name: string): string {
 
 export const CHECK_NEEDS_CHANGE = 10
 
-function failure(session: SshSession, name: string, code: number, stderr: string, stdout: string): KpError {
+function failure(session: SshSession, name: string, code: number, stderr: string, stdout: string, folder: PlaybookFolder): KpError {
   const tail = (stderr.trim() || stdout.trim()).split('\n').slice(-8).join('\n')
   return new KpError('ssh', ExitCode.stepFailed, `${session.target.name}: playbook ${name}.sh exited ${code}${tail ? `:\n${tail}` : ''}`, {
-    hint: `run it by hand to see more: kp ssh ${session.target.name} -- sudo bash -s -- check … < playbooks/node-prepare/${name}.sh`,
+    hint: `run it by hand to see more: kp ssh ${session.target.name} -- sudo bash -s -- check … < playbooks/${folder.dir}/${name}.sh`,
   })
 }
 
 /** Runs a playbook with no mode (facts.sh, verify.sh). */
-export async function runPlaybook(session: SshSession, name: string, args: readonly string[], signal?: AbortSignal): Promise<{code: number; stdout: string}> {
-  const result = await session.exec(['bash', '-s', '--', ...args], {allowFailure: true, idempotent: true, input: script(name), signal, sudo: true})
-  return {code: result.code, stdout: result.stdout}
+export async function runPlaybook(
+  session: SshSession,
+  name: string,
+  args: readonly string[],
+  signal?: AbortSignal,
+  folder = NODE_PREPARE,
+): Promise<{code: number; stderr: string; stdout: string}> {
+  const result = await session.exec(['bash', '-s', '--', ...args], {allowFailure: true, idempotent: true, input: script(name, folder), signal, sudo: true})
+  return {code: result.code, stderr: result.stderr, stdout: result.stdout}
 }
 
 /** `check`: undefined when the node is as wanted, else the lines saying what would change. */
-export async function checkPlaybook(session: SshSession, name: string, args: readonly string[], signal?: AbortSignal): Promise<string[] | undefined> {
-  const result = await session.exec(['bash', '-s', '--', 'check', ...args], {allowFailure: true, idempotent: true, input: script(name), signal, sudo: true})
+export async function checkPlaybook(session: SshSession, name: string, args: readonly string[], signal?: AbortSignal, folder = NODE_PREPARE): Promise<string[] | undefined> {
+  const result = await session.exec(['bash', '-s', '--', 'check', ...args], {allowFailure: true, idempotent: true, input: script(name, folder), signal, sudo: true})
   if (result.code === 0) return undefined
   if (result.code === CHECK_NEEDS_CHANGE) return result.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
-  throw failure(session, name, result.code, result.stderr, result.stdout)
+  throw failure(session, name, result.code, result.stderr, result.stdout, folder)
 }
 
 /** `apply`: whether it changed anything, and the lines saying what it did. */
-export async function applyPlaybook(session: SshSession, name: string, args: readonly string[], signal?: AbortSignal): Promise<{changed: boolean; lines: string[]}> {
-  const result = await session.exec(['bash', '-s', '--', 'apply', ...args], {allowFailure: true, idempotent: true, input: script(name), signal, sudo: true})
-  if (result.code !== 0) throw failure(session, name, result.code, result.stderr, result.stdout)
+export async function applyPlaybook(
+  session: SshSession,
+  name: string,
+  args: readonly string[],
+  signal?: AbortSignal,
+  folder = NODE_PREPARE,
+): Promise<{changed: boolean; lines: string[]}> {
+  const result = await session.exec(['bash', '-s', '--', 'apply', ...args], {allowFailure: true, idempotent: true, input: script(name, folder), signal, sudo: true})
+  if (result.code !== 0) throw failure(session, name, result.code, result.stderr, result.stdout, folder)
   const lines = result.stdout.split('\n').map((l) => l.trim()).filter(Boolean)
   const marker = lines.at(-1)
-  if (marker !== 'KP_CHANGED=0' && marker !== 'KP_CHANGED=1') throw failure(session, name, result.code, 'the playbook did not end with KP_CHANGED=0|1', result.stdout)
+  if (marker !== 'KP_CHANGED=0' && marker !== 'KP_CHANGED=1') throw failure(session, name, result.code, 'the playbook did not end with KP_CHANGED=0|1', result.stdout, folder)
   return {changed: marker === 'KP_CHANGED=1', lines: lines.slice(0, -1)}
 }
