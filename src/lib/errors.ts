@@ -10,6 +10,7 @@ export const ExitCode = {
   usage: 2,
   locked: 3,
   refused: 4,
+  deadline: 5,
   interrupted: 130,
 } as const
 
@@ -23,6 +24,7 @@ export type ErrorKind =
   | 'step-failed'
   | 'locked'
   | 'refused'
+  | 'deadline'
   | 'interrupted'
   | 'bug'
 
@@ -74,6 +76,16 @@ export class LockedError extends KpError {
 export class RefusedError extends KpError {
   constructor(message: string, options: KpErrorOptions = {}) {
     super('refused', ExitCode.refused, message, options)
+  }
+}
+
+/**
+ * A run stopped on purpose at the operator's deadline (`--not-after`) before it started on the next
+ * target: nothing failed, and what was started is finished. The runner keeps its exit code (5).
+ */
+export class DeadlineError extends KpError {
+  constructor(message: string, options: KpErrorOptions = {}) {
+    super('deadline', ExitCode.deadline, message, options)
   }
 }
 

@@ -8,7 +8,7 @@ import {planWorkflow} from '../../src/lib/engine/plan.js'
 import {executeWorkflow, type RunRequest} from '../../src/lib/engine/runner.js'
 import type {LoadedConfig} from '../../src/lib/config/load.js'
 import type {AnyWorkflow, Step} from '../../src/lib/engine/types.js'
-import {KpError} from '../../src/lib/errors.js'
+import {DeadlineError, KpError} from '../../src/lib/errors.js'
 import {tempDir} from '../helpers/cli.js'
 
 type Facts = {seen: string[]}
@@ -204,6 +204,105 @@ describe('executeWorkflow', () => {
     expect((second as Error).message).toMatch(/locked by run \S+ \("kp test", pid \d+/)
     release()
     await first
+  })
+})
+
+describe('a rolling group', () => {
+  const nodes = () => ['a', 'b', 'c']
+
+  it('takes each target through every step of the group before the next target starts', async () => {
+    const stateDir = tempDir()
+    const {calls, workflow} = recorder([
+      {id: 'first'},
+      {id: 'drain', rolling: true, targets: nodes},
+      {id: 'patch', rolling: true, targets: nodes},
+      {id: 'last'},
+    ])
+
+    const result = await executeWorkflow(request(workflow, stateDir))
+
+    expect(calls.filter((c) => c.startsWith('run'))).toEqual(['run first', 'run drain@a', 'run patch@a', 'run drain@b', 'run patch@b', 'run drain@c', 'run patch@c', 'run last'])
+    expect(readJournal(stateDir, result.runId).steps.map((s) => `${s.id}:${s.status}:${s.units.length}`)).toEqual(['first:done:1', 'drain:done:3', 'patch:done:3', 'last:done:1'])
+  })
+
+  it('stops at a failure: no later step of that target and no later target starts; resume goes on where it stopped', async () => {
+    const stateDir = tempDir()
+    let fail = true
+    const gathered: string[] = []
+    const {calls, workflow} = recorder([
+      {gathersFacts: true, id: 'facts', rolling: true, run: (ctx) => void gathered.push(ctx.target!), targets: nodes},
+      {id: 'drain', rolling: true, targets: nodes},
+      {
+        id: 'patch',
+        rolling: true,
+        run(ctx) {
+          calls.push(`run patch@${ctx.target}`)
+          if (ctx.target === 'b' && fail) throw new Error('apt failed')
+        },
+        targets: nodes,
+      },
+      {id: 'uncordon', rolling: true, targets: nodes},
+    ])
+    const first = (await executeWorkflow(request(workflow, stateDir)).catch((e: KpError) => e)) as KpError
+    expect(first.message).toMatch(/Step "patch" failed: b: apt failed/)
+    expect(calls.filter((c) => c.startsWith('run'))).toEqual(['run drain@a', 'run patch@a', 'run uncordon@a', 'run drain@b', 'run patch@b'])
+    const journal = readJournal(stateDir, first.runId!)
+    expect(journal.steps.map((s) => `${s.id}:${s.status}:${s.units.map((u) => `${u.target}=${u.status}`).join(',')}`)).toEqual([
+      // The run ended failed: the group's other steps are marked interrupted (resumable), c never started.
+      'facts:interrupted:a=done,b=done',
+      'drain:interrupted:a=done,b=done',
+      'patch:failed:a=done,b=failed',
+      'uncordon:interrupted:a=done,b=pending',
+    ])
+    calls.length = 0
+    gathered.length = 0
+    fail = false
+
+    await executeWorkflow(request(workflow, stateDir, {resume: journal}))
+
+    // a is passed over whole, facts included; b gathers its facts again and goes on with the patch.
+    expect(gathered).toEqual(['b', 'c'])
+    expect(calls.filter((c) => c.startsWith('run'))).toEqual(['run patch@b', 'run uncordon@b', 'run drain@c', 'run patch@c', 'run uncordon@c'])
+    expect(readJournal(stateDir, journal.runId).status).toBe('done')
+  })
+
+  it("lets a unit read another unit's pre-state, and a deadline stops the run with exit code 5 before the next target", async () => {
+    const stateDir = tempDir()
+    const seen: unknown[] = []
+    const {calls, workflow} = recorder([
+      {
+        id: 'check',
+        rolling: true,
+        run(ctx) {
+          if (ctx.target === 'c') throw new DeadlineError('not starting c: the deadline passed')
+        },
+        targets: nodes,
+      },
+      {id: 'drain', rolling: true, run: (ctx) => ctx.recordPreState({cordoned: ctx.target === 'b'}), targets: nodes},
+      {id: 'uncordon', rolling: true, run: (ctx) => void seen.push([ctx.target, ctx.preStateOf('drain'), ctx.preStateOf('drain', 'a')]), targets: nodes},
+    ])
+
+    const error = await executeWorkflow(request(workflow, stateDir)).catch((e: unknown) => e)
+
+    expect(error).toMatchObject({exitCode: 5, kind: 'deadline'})
+    expect(seen).toEqual([
+      ['a', {cordoned: false}, {cordoned: false}],
+      ['b', {cordoned: true}, {cordoned: false}],
+    ])
+    expect(calls).toEqual([])
+  })
+
+  it('is planned target by target too', async () => {
+    const order: string[] = []
+    const {workflow} = recorder([
+      {gathersFacts: true, id: 'facts', rolling: true, run: (ctx) => void order.push(`facts@${ctx.target}`), targets: nodes},
+      {id: 'drain', plan: (ctx) => (order.push(`drain@${ctx.target}`), [`drain ${ctx.target}`]), rolling: true, targets: nodes},
+    ])
+
+    const plan = await planWorkflow({config, params: {}, stateDir: tempDir(), workflow})
+
+    expect(order).toEqual(['facts@a', 'drain@a', 'facts@b', 'drain@b', 'facts@c', 'drain@c'])
+    expect(plan.steps[1]!.units.map((u) => u.changes)).toEqual([['drain a'], ['drain b'], ['drain c']])
   })
 })
 

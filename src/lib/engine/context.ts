@@ -62,6 +62,8 @@ export interface UnitHooks {
   /** Lines for the renderer, besides the log. */
   output?: (line: string) => void
   preState?: Record<string, unknown>
+  /** Another unit's journaled pre-state (none in a dry run). */
+  preStateOf?: (stepId: string, target: string | undefined) => Record<string, unknown> | undefined
   /** Persist pre-state at once (the journal write happens before the first change). */
   savePreState?: (state: Record<string, unknown>) => void
   scope: string
@@ -111,6 +113,7 @@ function makeUnitContext<F, P extends Params>(
     get preState() {
       return preState
     },
+    preStateOf: (stepId, other = target) => hooks.preStateOf?.(stepId, other),
     pve: () => pve(say),
     recordPreState(state: Record<string, unknown>) {
       if (preState !== undefined || run.dryRun) return

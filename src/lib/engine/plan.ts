@@ -5,7 +5,7 @@ import type {LoadedConfig} from '../config/load.js'
 import {errorMessage} from '../errors.js'
 import {openRun, type RunScope} from './context.js'
 import {RunLog} from './run-log.js'
-import type {AnyWorkflow, Params} from './types.js'
+import {type AnyStep, type AnyWorkflow, type Params, rollingGroup} from './types.js'
 
 export interface PlannedUnit {
   /** What the unit would change; empty when it would change nothing. */
@@ -49,49 +49,62 @@ export async function planWorkflow(req: PlanRequest): Promise<Plan> {
 }
 
 async function planSteps(workflow: AnyWorkflow, scope: RunScope<Record<string, unknown>, Params>): Promise<Plan> {
-  const {run} = scope
   const plan: Plan = {dryRun: true, steps: [], workflow: workflow.name}
-  for (const step of workflow.steps) {
-    const targets: Array<string | undefined> = step.targets ? await step.targets(run) : [undefined]
-    const units: PlannedUnit[] = []
-    for (const target of targets) {
-      const {ctx, outcome} = scope.unit(target, {scope: step.id})
-      const unit: PlannedUnit = {changes: [], verdict: 'would-run', ...(target === undefined ? {} : {target})}
-      if (step.gathersFacts) {
-        await step.run(ctx)
-        unit.verdict = 'gathers-facts'
-      } else {
-        // A check that needs what earlier steps would make (a VM to log in to) cannot answer yet:
-        // the unit would run, and its plan says what it would do.
-        const done = step.check
-          ? await Promise.resolve(step.check(ctx)).catch((error: unknown) => {
-              unit.note = `cannot check before the earlier steps ran (${errorMessage(error)})`
-              return false
-            })
-          : false
-        if (done) {
-          unit.verdict = 'already-done'
-          unit.reason = typeof done === 'string' ? done : 'already done'
-        } else if (step.plan) {
-          unit.changes = await step.plan(ctx)
-        } else {
-          try {
-            await step.run(ctx)
-          } catch (error) {
-            unit.note = `cannot rehearse: ${errorMessage(error)}`
-          }
-
-          unit.changes = outcome.planned
-        }
+  for (let i = 0; i < workflow.steps.length; ) {
+    const group = rollingGroup(workflow.steps, i)
+    const steps = group.length > 0 ? group : [workflow.steps[i]!]
+    const planned = steps.map((step) => ({destructive: Boolean(step.destructive), id: step.id, title: step.title, units: [] as PlannedUnit[]}))
+    if (group.length > 0) {
+      // Target by target, as it would run: a step's plan sees the facts its target's first steps gathered.
+      for (const target of await group[0]!.targets!(scope.run)) {
+        for (const [k, step] of group.entries()) planned[k]!.units.push(await planUnit(scope, step, target))
       }
-
-      units.push(unit)
+    } else {
+      const step = steps[0]!
+      const targets: Array<string | undefined> = step.targets ? await step.targets(scope.run) : [undefined]
+      for (const target of targets) planned[0]!.units.push(await planUnit(scope, step, target))
     }
 
-    plan.steps.push({destructive: Boolean(step.destructive), id: step.id, title: step.title, units})
+    plan.steps.push(...planned)
+    i += steps.length
   }
 
   return plan
+}
+
+async function planUnit(scope: RunScope<Record<string, unknown>, Params>, step: AnyStep, target: string | undefined): Promise<PlannedUnit> {
+  const {ctx, outcome} = scope.unit(target, {scope: step.id})
+  const unit: PlannedUnit = {changes: [], verdict: 'would-run', ...(target === undefined ? {} : {target})}
+  if (step.gathersFacts) {
+    await step.run(ctx)
+    unit.verdict = 'gathers-facts'
+    return unit
+  }
+
+  // A check that needs what earlier steps would make (a VM to log in to) cannot answer yet:
+  // the unit would run, and its plan says what it would do.
+  const done = step.check
+    ? await Promise.resolve(step.check(ctx)).catch((error: unknown) => {
+        unit.note = `cannot check before the earlier steps ran (${errorMessage(error)})`
+        return false
+      })
+    : false
+  if (done) {
+    unit.verdict = 'already-done'
+    unit.reason = typeof done === 'string' ? done : 'already done'
+  } else if (step.plan) {
+    unit.changes = await step.plan(ctx)
+  } else {
+    try {
+      await step.run(ctx)
+    } catch (error) {
+      unit.note = `cannot rehearse: ${errorMessage(error)}`
+    }
+
+    unit.changes = outcome.planned
+  }
+
+  return unit
 }
 
 /** The would-change lines stand out in colour (printed on stdout), a destructive step in red. */

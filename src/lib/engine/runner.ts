@@ -12,7 +12,7 @@ import {RunLog} from './run-log.js'
 import type {RendererChoice} from './renderer.js'
 import {runbookReference} from './runbook.js'
 import {onInterrupt} from './signals.js'
-import type {AnyStep, AnyWorkflow, Params, RunContext} from './types.js'
+import {type AnyStep, type AnyWorkflow, type Params, rollingGroup, type RunContext} from './types.js'
 
 /** The thrown error of each failed unit, to keep a refusal's exit code (the journal keeps only the text). */
 const unitErrors = new WeakMap<UnitRecord, unknown>()
@@ -42,6 +42,8 @@ export interface RunResult {
   steps: Array<{id: string; status: string; title: string; units: Array<{changed: boolean; durationMs?: number; status: string; target?: string}>}>
   workflow: string
 }
+
+const DECLINED = new Set<number>([ExitCode.refused, ExitCode.usage, ExitCode.deadline])
 
 /** How long units get to stop cooperatively after Ctrl-C before they are marked interrupted. */
 const INTERRUPT_GRACE_MS = 2000
@@ -93,9 +95,12 @@ export async function executeWorkflow(req: RunRequest): Promise<RunResult> {
     save()
     log.write('run', `${req.resume ? 'resuming' : 'starting'} ${workflow.name} as ${req.command} (run ${journal.runId}, pid ${process.pid})`)
     const {Listr, PRESET_TIMESTAMP} = await import('listr2')
-    for (const step of workflow.steps) {
-      const record = journal.steps.find((s) => s.id === step.id)!
-      await runStep({Listr, PRESET_TIMESTAMP, abort, journal, log, record, req, run: scope.run, runScope: scope, save, step, stopped})
+    const base: RunBase = {Listr, PRESET_TIMESTAMP, abort, journal, log, req, run: scope.run, runScope: scope, save, stopped}
+    for (let i = 0; i < workflow.steps.length; ) {
+      const group = rollingGroup(workflow.steps, i)
+      if (group.length > 0) await runRolling(base, group)
+      else await runStep(stepRun(base, workflow.steps[i]!))
+      i += Math.max(1, group.length)
     }
 
     finish(journal, 'done')
@@ -132,6 +137,65 @@ interface StepRun {
   step: AnyStep
   /** Settles once an interruption's grace period is over. */
   stopped: Promise<void>
+}
+
+type RunBase = Omit<StepRun, 'record' | 'step'>
+
+function stepRun(base: RunBase, step: AnyStep): StepRun {
+  return {...base, record: base.journal.steps.find((r) => r.id === step.id)!, step}
+}
+
+/**
+ * A rolling group: target by target, every step of the group on that target before the next one
+ * starts. A finished target is passed over whole; a target in progress gathers its facts again
+ * and goes on with its first unfinished unit.
+ */
+async function runRolling(base: RunBase, steps: AnyStep[]): Promise<void> {
+  const runs = steps.map((step) => stepRun(base, step))
+  if (runs.every((s) => s.record.status === 'done' || s.record.status === 'skipped')) {
+    await render(runs[0]!, runs.map((s) => ({skip: `${s.step.title}: done in an earlier attempt`, title: s.step.title})))
+    return
+  }
+
+  if (base.abort.signal.aborted) throw base.abort.signal.reason
+  const targets = await steps[0]!.targets!(base.run)
+  for (const s of runs) s.record.status = 'running'
+  base.save()
+  for (const target of targets) {
+    const units = runs.map((s) => unitRecord(s.record, target))
+    if (units.every((u) => isFinished(u))) {
+      await render(runs[0]!, [{skip: `${target}: done in an earlier attempt`, title: target ?? ''}])
+      continue
+    }
+
+    const line = base.req.renderer !== 'default'
+    const tasks = runs.map((s, k) => ({
+      skip: isFinished(units[k]!) && !s.step.gathersFacts ? `${s.step.title}: done in an earlier attempt` : undefined,
+      task: (output: (line: string) => void) => runUnit(s, units[k]!, output),
+      prefix: target,
+      title: line ? `${target}: ${s.step.title}` : s.step.title,
+    }))
+    const settled = render(runs[0]!, [{stopOnError: true, subtasks: tasks, title: target ?? ''}]).then(
+      () => undefined,
+      () => undefined,
+    )
+    await Promise.race([settled, base.stopped])
+    if (base.abort.signal.aborted) {
+      for (const [k, unit] of units.entries()) {
+        if (unit.status !== 'running') continue
+        unit.status = 'interrupted'
+        runs[k]!.record.status = 'interrupted'
+      }
+
+      base.save()
+      throw base.abort.signal.reason
+    }
+
+    for (const [k, s] of runs.entries()) if (units[k]!.status === 'failed') failStep(s, [units[k]!])
+  }
+
+  for (const s of runs) s.record.status = s.record.units.every((u) => u.status === 'skipped') ? 'skipped' : 'done'
+  base.save()
 }
 
 async function runStep(s: StepRun): Promise<void> {
@@ -171,27 +235,31 @@ async function runStep(s: StepRun): Promise<void> {
   }
 
   const failed = units.filter((u) => u.status === 'failed')
-  if (failed.length > 0) {
-    record.status = 'failed'
-    save()
-    const where = failed.map((u) => (u.target ? `${u.target}: ${u.error}` : u.error)).join('; ')
-    const runbook = runbookReference(s.req.workflow, step)
-    // A safety refusal or a usage error keeps its own exit code (4, 2): the step did not fail, kp declined.
-    const declined = failed.map((u) => unitErrors.get(u)).filter((e): e is KpError => e instanceof KpError && (e.exitCode === ExitCode.refused || e.exitCode === ExitCode.usage))
-    if (declined.length === failed.length) {
-      const first = declined[0]!
-      throw new KpError(first.kind, first.exitCode, redact(declined.map((e) => e.message).join('; ')), {hint: first.hint === undefined ? undefined : redact(first.hint), runbook})
-    }
-
-    // The units' own hints say what to fix; the runner adds how to finish the run.
-    const hints = [...new Set(failed.map((u) => unitErrors.get(u)).filter((e): e is KpError => e instanceof KpError && e.hint !== undefined).map((e) => redact(e.hint!)))]
-    throw new StepFailedError(`Step "${step.title}" failed: ${where}`, {hint: hints.length > 0 ? hints.join(' ') : undefined, runbook})
-  }
+  if (failed.length > 0) failStep(s, failed)
 
   record.status = units.every((u) => u.status === 'skipped') ? 'skipped' : 'done'
   save()
   // Test hook: die like kill -9 exactly at this step boundary, the journal just saved (resume tests).
   if (process.env.KP_TEST_KILL_AFTER_STEP === step.id) process.kill(process.pid, 'SIGKILL')
+}
+
+/** Journal the step as failed and throw what the operator reads: the units' errors, hints, and the runbook section. */
+function failStep(s: StepRun, failed: UnitRecord[]): never {
+  const {record, save, step} = s
+  record.status = 'failed'
+  save()
+  const where = failed.map((u) => (u.target ? `${u.target}: ${u.error}` : u.error)).join('; ')
+  const runbook = runbookReference(s.req.workflow, step)
+  // A safety refusal, a usage error or the operator's deadline keeps its own exit code (4, 2, 5): the step did not fail, kp declined.
+  const declined = failed.map((u) => unitErrors.get(u)).filter((e): e is KpError => e instanceof KpError && DECLINED.has(e.exitCode))
+  if (declined.length === failed.length) {
+    const first = declined[0]!
+    throw new KpError(first.kind, first.exitCode, redact(declined.map((e) => e.message).join('; ')), {hint: first.hint === undefined ? undefined : redact(first.hint), runbook})
+  }
+
+  // The units' own hints say what to fix; the runner adds how to finish the run.
+  const hints = [...new Set(failed.map((u) => unitErrors.get(u)).filter((e): e is KpError => e instanceof KpError && e.hint !== undefined).map((e) => redact(e.hint!)))]
+  throw new StepFailedError(`Step "${step.title}" failed: ${where}`, {hint: hints.length > 0 ? hints.join(' ') : undefined, runbook})
 }
 
 async function runUnit(s: StepRun, unit: UnitRecord, output: (line: string) => void): Promise<string | undefined> {
@@ -208,6 +276,7 @@ async function runUnit(s: StepRun, unit: UnitRecord, output: (line: string) => v
   const {ctx, outcome} = runScope.unit(unit.target, {
     output,
     preState: unit.preState,
+    preStateOf: (stepId, target) => s.journal.steps.find((r) => r.id === stepId)?.units.find((u) => u.target === target)?.preState,
     savePreState(state) {
       unit.preState = state
       save()
@@ -244,6 +313,8 @@ async function runUnit(s: StepRun, unit: UnitRecord, output: (line: string) => v
 
 interface RenderTask {
   prefix?: string
+  /** Subtasks after a failed one do not start (a rolling group's steps on one target). */
+  stopOnError?: boolean
   skip?: string
   subtasks?: RenderTask[]
   task?: (output: (line: string) => void) => Promise<string | undefined>
@@ -257,7 +328,7 @@ async function render(s: StepRun, tasks: RenderTask[]): Promise<void> {
     skip: t.skip ?? false,
     async task(_ctx, task) {
       if (t.subtasks) {
-        return task.newListr(t.subtasks.map((sub) => toListr(sub)), {concurrent: Math.max(1, step.concurrency ?? 1), exitOnError: false})
+        return task.newListr(t.subtasks.map((sub) => toListr(sub)), {concurrent: t.stopOnError ? false : Math.max(1, step.concurrency ?? 1), exitOnError: Boolean(t.stopOnError)})
       }
 
       const skipped = await t.task!((line) => {

@@ -62,6 +62,11 @@ export interface UnitContext<F = Record<string, unknown>, P extends Params = Par
    * "was the node already cordoned?"), so a resumed or failed run knows what to restore.
    */
   readonly preState: Record<string, unknown> | undefined
+  /**
+   * The pre-state another unit of this run recorded (its step id; the target defaults to this unit's):
+   * a rolling group's uncordon asks the drain whether the node was schedulable before.
+   */
+  preStateOf(stepId: string, target?: string): Record<string, unknown> | undefined
   /** Record pre-state before the first change; kept from the first attempt, journaled at once. */
   recordPreState(state: Record<string, unknown>): void
   /** Undefined for a step without targets. */
@@ -77,6 +82,14 @@ export interface Step<F = Record<string, unknown>, P extends Params = Params> {
   destructive?: boolean
   /** A read-only step that fills `facts`: it runs every time, also in dry runs and on resume. */
   gathersFacts?: boolean
+  /**
+   * Consecutive `rolling` steps form one rolling group (kured's and kubeadm's node by node): the
+   * group's targets come from its first step, and each target goes through every step of the group
+   * before the next target starts. A failure stops the run there, so no later target is touched. On
+   * resume a target whose units are all finished is passed over whole (its fact-gathering steps
+   * too); the others start again with the group's fact-gathering steps.
+   */
+  rolling?: boolean
   /** Stable kebab-case id; journals refer to it. */
   id: string
   /** What the unit would change, for --dry-run and confirmation; without it, run() is rehearsed through mutate. */
@@ -116,6 +129,13 @@ export type AnyStep = Step<any, any>
 
 export function isDestructive(workflow: AnyWorkflow): boolean {
   return Boolean(workflow.destructive) || workflow.steps.some((s) => s.destructive)
+}
+
+/** The rolling group that starts at index i (empty when that step does not roll). */
+export function rollingGroup(steps: AnyStep[], i: number): AnyStep[] {
+  let end = i
+  while (end < steps.length && steps[end]!.rolling) end += 1
+  return steps.slice(i, end)
 }
 
 /** What a command hands the engine: the workflow itself, or how to load it (so the engine never imports the registry). */

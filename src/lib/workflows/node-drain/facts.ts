@@ -4,7 +4,7 @@
  */
 import {selectNodes} from '../../config/nodes.js'
 import {parseDuration} from '../../config/duration.js'
-import type {RunContext, Step} from '../../engine/types.js'
+import type {RunContext, Step, UnitContext} from '../../engine/types.js'
 import {UsageError} from '../../errors.js'
 import type {KubeNode, KubePdb, KubePod} from '../../kube/types.js'
 import {classifyPods, type DrainOptions, type DrainPlan} from './classify.js'
@@ -43,7 +43,10 @@ export type NodeContext = RunContext<NodeFacts, NodeParams>
 
 export const initialFacts = (): NodeFacts => ({daemonSets: new Set(), pdbs: [], pods: []})
 
+/** The unit's target when there is one (node-patch drains each node of its rolling group), else --node. */
 export function nodeName(ctx: NodeContext): string {
+  const target = (ctx as Partial<UnitContext<NodeFacts, NodeParams>>).target
+  if (target) return target
   if (!ctx.params.node) throw new UsageError('name the node')
   return ctx.params.node
 }
