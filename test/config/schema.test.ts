@@ -52,7 +52,7 @@ describe('the kp.yaml schema', () => {
     expect(config.ssh).toEqual({agent: true, port: 22, user: 'debian'})
     expect(config.packages.kubernetesRepoBase).toBe('https://pkgs.k8s.io/core:/stable:')
     expect(config.nodes[0]).toMatchObject({cores: 2, diskGiB: 32, memoryMiB: 4096})
-    expect(config.maintenance).toEqual({drainTimeout: '10m', rebootPolicy: 'if-required', snapshotBeforeMaintenance: true})
+    expect(config.maintenance).toEqual({drainTimeout: '10m', rebootPolicy: 'if-required', snapshotBeforeMaintenance: true, snapshotKeep: 3})
     expect(config.health).toMatchObject({certificateCriticalDays: 7, certificateWarnDays: 30, podRestartWarn: 5})
     expect(config.proxmox).toBeUndefined()
   })

@@ -261,6 +261,10 @@ const MaintenanceSchema = z
     gracePeriod: duration().optional().describe("Termination grace period for evicted pods; default: each pod's own."),
     rebootPolicy: z.enum(REBOOT_POLICIES, {error: `must be one of: ${REBOOT_POLICIES.join(', ')}`}).default('if-required').describe('When kp node patch reboots: if-required (/var/run/reboot-required), always or never.'),
     snapshotBeforeMaintenance: z.boolean().default(true).describe('Take a Proxmox snapshot of the affected VMs before patch, upgrade and certificate rotation.'),
+    snapshotKeep: int()
+      .min(1)
+      .default(3)
+      .describe("How many of kp's own maintenance snapshots each VM keeps (the newest); older ones kp made are deleted, never another snapshot."),
   })
   .meta({description: 'How maintenance workflows behave.', title: 'maintenance'})
 

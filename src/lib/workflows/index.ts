@@ -15,6 +15,7 @@ export const builtIn = {
   'etcd-restore': async () => (await import('./etcd-restore/index.js')).etcdRestore,
   'node-cordon': async () => (await import('./node-drain/node-cordon.js')).nodeCordon,
   'node-drain': async () => (await import('./node-drain/index.js')).nodeDrain,
+  'node-patch': async () => (await import('./node-patch/index.js')).nodePatch,
   'node-prepare': async () => (await import('./node-prepare/index.js')).nodePrepare,
   'node-uncordon': async () => (await import('./node-drain/node-uncordon.js')).nodeUncordon,
   'vm-destroy': async () => (await import('./vm-ops/vm-destroy.js')).vmDestroy,

@@ -5,7 +5,7 @@
  * drain's own functions work on it. What each node needs is its check unit's pre-state (journaled,
  * so a resume knows it), or in a dry run a memo.
  */
-import type {NodePackages, RebootPolicy} from '../../apt.js'
+import type {RebootPolicy} from '../../apt.js'
 import {selectNodes} from '../../config/nodes.js'
 import type {NodeRole} from '../../config/schema.js'
 import type {RunContext, Step, UnitContext} from '../../engine/types.js'
@@ -76,21 +76,6 @@ export const snapshotName = (ctx: PatchContext): string => maintenanceSnapshotNa
 
 export const roleOf = (ctx: PatchContext, node: string): NodeRole => ctx.facts.roles[node] ?? 'worker'
 
-/** The check unit's verdict for this unit's node: its journaled pre-state, or in a dry run the memo. */
-export function verdictOf(ctx: PatchUnit): Verdict | undefined {
-  const recorded = ctx.preStateOf('check', ctx.target) as Verdict | undefined
-  return recorded ?? ctx.memo<Verdict | undefined>(`verdict@${ctx.target!}`, () => undefined)
-}
-
-/** The skip reason of every step after the check when the node needs nothing. */
-export function idleReason(ctx: PatchUnit): string | false {
-  const verdict = verdictOf(ctx)
-  return verdict?.idle ? 'nothing to install and no reboot due on this node' : false
-}
-
-/** What pending.sh reported about a node in this run, asked once (the plan reuses it). */
-export const packagesMemo = (ctx: PatchUnit, make: () => Promise<NodePackages>): Promise<NodePackages> => ctx.memo(`packages@${ctx.target!}`, make)
-
 function parseNotAfter(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined
   const at = Date.parse(value)
@@ -120,9 +105,9 @@ export const gatherFacts: Step<PatchFacts, PatchParams> = {
   title: 'Gather facts',
   async run(ctx) {
     const all = flag(ctx.params.all)
-    const names = typeof ctx.params.nodes === 'string' ? [ctx.params.nodes] : (ctx.params.nodes ?? [])
-    if (all === (names.length > 0)) throw new UsageError(all ? 'name the nodes or give --all, not both' : 'name the nodes to patch, or give --all')
-    const selected = selectNodes(ctx.config.config, all ? undefined : names)
+    const named = (Array.isArray(ctx.params.nodes) ? ctx.params.nodes : String(ctx.params.nodes ?? '').split(',')).some((n) => n.trim() !== '')
+    if (all === named) throw new UsageError(all ? 'name the nodes or give --all, not both' : 'name the nodes to patch, or give --all')
+    const selected = selectNodes(ctx.config.config, all ? undefined : ctx.params.nodes)
     ctx.facts.patch = settings(ctx)
     ctx.facts.settings = drainSettings(ctx)
     const kube = await ctx.kube()
