@@ -167,7 +167,8 @@ export class Sandbox {
   readonly state = path.join(this.dir, 'state')
   private readonly bin = path.join(this.dir, 'bin')
 
-  constructor() {
+  /** `helpers` are sent ahead of each playbook of `dir`, as kp does (node-patch: node-prepare's lib.sh, then its lock.sh). */
+  constructor(private readonly folder: {dir: string; helpers: string[]} = {dir: playbookDir, helpers: [path.join(playbookDir, 'lib.sh')]}) {
     for (const d of [this.root, this.state, this.bin]) mkdirSync(d, {recursive: true})
     for (const [name, body] of Object.entries(STUBS)) {
       writeFileSync(path.join(this.bin, name), `${PRELUDE}${body}\n`)
@@ -182,14 +183,20 @@ export class Sandbox {
     const result = spawnSync('bash', ['-s', '--', ...args], {
       encoding: 'utf8',
       env: this.env(),
-      input: `${readFileSync(path.join(playbookDir, 'lib.sh'), 'utf8')}\n${readFileSync(path.join(playbookDir, script), 'utf8')}`,
+      input: [...this.folder.helpers, path.join(this.folder.dir, script)].map((file) => readFileSync(file, 'utf8')).join('\n'),
     })
     return toResult(result)
   }
 
   /** Runs the playbook file itself (`bash FILE ARGS…`), for a mode that reads its own stdin. */
   runWithInput(script: string, args: string[], input: string): RunResult {
-    return toResult(spawnSync('bash', [path.join(playbookDir, script), ...args], {encoding: 'utf8', env: this.env(), input}))
+    return toResult(spawnSync('bash', [path.join(this.folder.dir, script), ...args], {encoding: 'utf8', env: this.env(), input}))
+  }
+
+  /** Replaces (or adds) a recording stub: BODY runs after the prelude that logs the call. */
+  stub(name: string, body: string): void {
+    writeFileSync(path.join(this.bin, name), `${PRELUDE}${body}\n`)
+    chmodSync(path.join(this.bin, name), 0o755)
   }
 
   private env(): NodeJS.ProcessEnv {
