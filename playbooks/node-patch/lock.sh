@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Helpers the node-patch playbooks share, sent after node-prepare's lib.sh and before the playbook
 # (`cat lib.sh lock.sh PLAYBOOK | sudo -n bash -s -- ARGS`); a playbook run from its file sources both.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # ME is the playbook's
+
+set -euo pipefail
 
 readonly DPKG_LOCK=/var/lib/dpkg/lock-frontend
 
