@@ -7,7 +7,7 @@
  */
 import {describeChanges, kubernetesTouched, pendingCount, wantsReboot} from '../../apt.js'
 import type {Step} from '../../engine/types.js'
-import {DeadlineError, errorMessage, KpError, RefusedError} from '../../errors.js'
+import {DeadlineError, errorMessage, ExitCode, KpError, RefusedError} from '../../errors.js'
 import {warn} from '../../warnings.js'
 import {refusalOf} from '../node-drain/preflight.js'
 import {isCordoned} from '../node-drain/facts.js'
@@ -70,8 +70,10 @@ export const checkNode: Step<PatchFacts, PatchParams> = {
       planned(ctx).set(ctx.target!, verdict)
       return describe(verdict)
     } catch (error) {
-      if (error instanceof KpError && error.exitCode !== 1) return [`stop here: ${errorMessage(error)}`]
-      throw error
+      if (!(error instanceof KpError) || error.exitCode === ExitCode.stepFailed) throw error
+      // The run would stop here: the dry run says so, and the node's later steps say why they would not run.
+      planned(ctx).set(ctx.target!, {idle: true, packages: [], reboot: false, rebootPackages: [], stopped: true})
+      return [`stop here: ${errorMessage(error)}`]
     }
   },
   async run(ctx) {
@@ -89,5 +91,7 @@ export function verdictOf(ctx: PatchUnit): Verdict | undefined {
 
 /** The skip reason of every step after the check when the node needs nothing. */
 export function idle(ctx: PatchUnit): string | false {
-  return verdictOf(ctx)?.idle ? 'nothing to install and no reboot due on this node' : false
+  const verdict = verdictOf(ctx)
+  if (verdict?.stopped) return 'the check stops here'
+  return verdict?.idle ? 'nothing to install and no reboot due on this node' : false
 }

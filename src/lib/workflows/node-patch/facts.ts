@@ -50,6 +50,8 @@ export interface Verdict extends Record<string, unknown> {
   packages: string[]
   reboot: boolean
   rebootPackages: string[]
+  /** A dry run's check would stop the run at this node (a refusal, --not-after). */
+  stopped?: boolean
 }
 
 export type PatchContext = RunContext<PatchFacts, PatchParams>
