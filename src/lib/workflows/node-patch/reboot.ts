@@ -32,7 +32,7 @@ async function newBoot(ctx: PatchUnit, before: string, timeoutMs: number): Promi
   const session = await ctx.ssh(ctx.target!)
   const deadline = Date.now() + timeoutMs
   let last = 'it did not answer yet'
-  while (Date.now() < deadline) {
+  for (;;) {
     try {
       if ((await session.bootId()) !== before) return
       last = 'same boot id: not rebooted yet'
@@ -40,7 +40,9 @@ async function newBoot(ctx: PatchUnit, before: string, timeoutMs: number): Promi
       last = errorMessage(error)
     }
 
-    await abortableSleep(2000, ctx.signal)
+    const left = deadline - Date.now()
+    if (left <= 0) break
+    await abortableSleep(Math.min(2000, left), ctx.signal)
   }
 
   throw new Error(`did not come back from its reboot within ${Math.round(timeoutMs / 1000)}s (${last})`)
