@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# Helpers the node-patch playbooks share, sent after node-prepare's lib.sh and before the playbook
+# Helpers the node-patch playbooks share (the dpkg lock, the Kubernetes packages), sent after node-prepare's lib.sh and before the playbook
 # (`cat lib.sh lock.sh PLAYBOOK | sudo -n bash -s -- ARGS`); a playbook run from its file sources both.
 # shellcheck shell=bash disable=SC2154  # ME is the playbook's
 
 set -euo pipefail
 
 readonly DPKG_LOCK=/var/lib/dpkg/lock-frontend
+# kubeadm's packages: kp node patch never lets apt move them (src/lib/apt.ts has the same list).
+readonly KUBERNETES=(kubeadm kubelet kubectl cri-tools kubernetes-cni)
+
+# "pkg version hold|install" for every Kubernetes package installed.
+kubernetes_state() {
+  local pkg out
+  for pkg in "${KUBERNETES[@]}"; do
+    out=$(dpkg-query -W -f='${Status} ${Version}' "$pkg" 2>/dev/null) || continue
+    [[ $out == *' ok installed '* ]] && printf '%s %s %s\n' "$pkg" "${out##* }" "${out%% *}"
+  done
+  return 0
+}
 
 # Prints "PID (COMMAND)" of the process holding the dpkg frontend lock, or nothing. /proc/locks
 # names the holder of a POSIX or BSD lock by the lock file's inode; no fuser or lsof needed.

@@ -13,7 +13,6 @@ if ! declare -F die >/dev/null; then
 fi
 
 readonly ME=pending.sh
-readonly KUBERNETES=(kubeadm kubelet kubectl cri-tools kubernetes-cni)
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 
 kind=${1:-}
@@ -36,10 +35,7 @@ if [[ -e $KP_ROOT/var/run/reboot-required ]]; then printf 'reboot-required=1\n';
 # One package a line in the file; sorted and unique here (a package can ask twice).
 printf 'reboot-pkgs=%s\n' "$({ sort -u "$KP_ROOT/var/run/reboot-required.pkgs" 2>/dev/null || true; } | tr '\n' ' ')"
 printf 'held=%s\n' "$(apt-mark showhold | tr '\n' ' ')"
-for pkg in "${KUBERNETES[@]}"; do
-  out=$(dpkg-query -W -f='${Status} ${Version}' "$pkg" 2>/dev/null) || continue
-  [[ $out == 'install ok installed '* || $out == 'hold ok installed '* ]] && printf 'kube=%s=%s\n' "$pkg" "${out#* ok installed }"
-done
+while read -r pkg version _; do printf 'kube=%s=%s\n' "$pkg" "$version"; done < <(kubernetes_state)
 if dpkg_interrupted; then printf 'dpkg-interrupted=1\n'; else printf 'dpkg-interrupted=0\n'; fi
 code=0
 simulated=$(apt-get -s -o Debug::NoLocking=1 "$kind" 2>&1) || code=$?

@@ -15,7 +15,6 @@ if ! declare -F die >/dev/null; then
 fi
 
 readonly ME=upgrade.sh
-readonly KUBERNETES=(kubeadm kubelet kubectl cri-tools kubernetes-cni)
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 
 mode=${1:-}
@@ -24,16 +23,6 @@ lock_seconds=${3:-}
 [[ $mode == check || $mode == apply ]] || die "usage: $ME check|apply upgrade|dist-upgrade LOCK_SECONDS (got mode '$mode')"
 [[ $kind == upgrade || $kind == dist-upgrade ]] || die "usage: $ME check|apply upgrade|dist-upgrade LOCK_SECONDS (got '$kind')"
 [[ $lock_seconds =~ ^[0-9]+$ ]] || die "LOCK_SECONDS must be a whole number: '$lock_seconds'"
-
-# "pkg version hold|install" for every Kubernetes package installed.
-kubernetes_state() {
-  local pkg out
-  for pkg in "${KUBERNETES[@]}"; do
-    out=$(dpkg-query -W -f='${Status} ${Version}' "$pkg" 2>/dev/null) || continue
-    [[ $out == *' ok installed '* ]] && printf '%s %s %s\n' "$pkg" "${out##* }" "${out%% *}"
-  done
-  return 0
-}
 
 # "pkg version" of every installed package: before and after tell what the upgrade changed.
 installed() { dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' | awk '$1 ~ /^.i/ { print $2, $3 }' | sort; }
