@@ -106,6 +106,16 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
 
+# Start current: debootstrap installed Debian's point release; the stable and security updates
+# published since are applied now, so that a fresh lab VM has nothing to upgrade but what the lab
+# publishes (kp lab publish-update) and what Debian publishes after the image was built. No service
+# starts in the chroot (policy-rc.d), and the operator's files are kept as apt would on a node.
+printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+chmod 0755 /usr/sbin/policy-rc.d
+apt-get update -qq
+apt-get upgrade -y -qq -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold >/dev/null
+rm -f /usr/sbin/policy-rc.d
+
 # cloud-init's ssh_pwauth: false.
 printf 'PasswordAuthentication no\n' >/etc/ssh/sshd_config.d/50-cloud-init.conf
 

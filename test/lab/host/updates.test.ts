@@ -95,7 +95,7 @@ describe.skipIf(!isRoot)('lab updates and patch faults', () => {
     expect(await ssh.run(IP, 'test -e /var/run/reboot-required')).toMatchObject({code: 1})
 
     await ssh.ok(IP, 'sudo DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -o Dpkg::Options::=--force-confold')
-    expect(await ssh.ok(IP, 'dpkg-query -W -f "\\${Version} " procps linux-image-kplab')).toBe(`${procps.installed}+kplab2 6.1.0-kplab1+kplab1 `)
+    expect(await ssh.ok(IP, 'dpkg-query -W -f "\\${Package}=\\${Version}\\n" procps linux-image-kplab | sort')).toBe(`linux-image-kplab=6.1.0-kplab1+kplab1\nprocps=${procps.installed}+kplab2\n`)
     expect(await upgradable()).toEqual({})
     // The real procps still works, and the lab's sysctl stub still stands in for its sysctl.
     expect(await ssh.ok(IP, 'ps -p 1 -o comm=')).toContain('kp-lab-init')

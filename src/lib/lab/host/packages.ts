@@ -161,7 +161,7 @@ export function packagesStanza(fields: Record<string, string>, filename: string,
 
 /** A flat repository's Release file, as upstream's OBS writes it. */
 export function releaseText(minor: string, files: Array<{content: Buffer; name: string}>, date: Date): string {
-  return flatReleaseText({Label: `isv:kubernetes:core:stable:v${minor}`, Origin: `obs://build.opensuse.org/isv:kubernetes:core:stable:v${minor}/deb`}, files, date)
+  return flatReleaseText({Origin: `obs://build.opensuse.org/isv:kubernetes:core:stable:v${minor}/deb`, Label: `isv:kubernetes:core:stable:v${minor}`}, files, date)
 }
 
 /** A flat repository's Release file: the given header fields, then each index file's hashes. */

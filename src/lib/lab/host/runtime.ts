@@ -57,7 +57,8 @@ $0 = "unattended-upgr";
 my @held;
 for my $path ("/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock") {
   sysopen(my $fh, $path, O_RDWR | O_CREAT, 0640) or die "open $path: $!";
-  fcntl($fh, F_SETLK, pack("s s x4 q q i x4", F_WRLCK, SEEK_SET, 0, 0, 0)) or die "lock $path: $!";
+  my $lock = pack("s s x4 q q i x4", F_WRLCK, SEEK_SET, 0, 0, 0);
+  fcntl($fh, F_SETLK, $lock) or die "lock $path: $!";
   push @held, $fh;
 }
 open(my $pid, ">", "${DPKG_LOCK_PID}") or die; print $pid "$$\n"; close $pid;

@@ -146,7 +146,7 @@ interface Signing {
 }
 
 function releaseFor(files: Array<{content: Buffer; name: string}>): string {
-  return flatReleaseText({Label: 'kp lab updates', Origin: 'kp lab'}, files, new Date())
+  return flatReleaseText({Origin: 'kp lab', Label: 'kp lab updates'}, files, new Date())
 }
 
 /** Makes the empty (valid, signed) updates repository if the lab has none yet. */
