@@ -21,6 +21,7 @@ import {run} from './exec.js'
 import {withFileLock} from './lock.js'
 import {cachePaths, type ResolvedLabOptions} from './options.js'
 import {ensureSigningKey, flatReleaseText, packagesStanza, stopGpgAgent, writeSignedIndexes} from './packages.js'
+import {PACKAGE_TOOLS, preflight} from './preflight.js'
 import {removeTree} from './system.js'
 
 /** Where the repo server serves the updates repository, below its base URL. */
@@ -239,6 +240,7 @@ export interface PublishedPackage {
 
 export async function publishUpdates(options: ResolvedLabOptions, request: PublishRequest): Promise<PublishedPackage[]> {
   if (request.packages.length === 0) throw new UsageError('name the packages to publish: kp lab publish-update PACKAGE…')
+  preflight(PACKAGE_TOOLS)
   if (request.version !== undefined && request.packages.length > 1) throw new UsageError('--version applies to one package: publish the others separately')
   const installed = installedPackages(readFileSync(path.join(request.imageDir, 'var/lib/dpkg/status'), 'utf8'))
   for (const name of request.packages) checkPublishable(name, installed)
