@@ -4,7 +4,8 @@
  * real Debian package and of the kernel-like linux-image-kplab, a real `apt-get upgrade` that writes
  * /var/run/reboot-required as Debian's kernel hooks do, a reboot that clears it; then `kp lab fault`
  * --dpkg-lock (apt's own "Could not get lock" naming the holder) and --no-boot (running for
- * Proxmox, unreachable, back after `kp vm rollback` to a snapshot taken before). Needs root.
+ * Proxmox, unreachable, back after `kp vm rollback` to a snapshot taken before) and
+ * --kubelet-not-ready-after-reboot (in force from the next boot on). Needs root.
  */
 import path from 'node:path'
 
@@ -150,4 +151,18 @@ describe.skipIf(!isRoot)('lab updates and patch faults', () => {
     expect(await bootId()).not.toBe(before)
     expect((await vmStatus()).faults).not.toHaveProperty('noBoot')
   }, 15 * 60_000)
+
+  it('--kubelet-not-ready-after-reboot holds from the next boot on, until --clear', async () => {
+    expect((await kp(['lab', 'fault', 'cp1', '--kubelet-not-ready-after-reboot'])).code).toBe(0)
+    const armed = await vmStatus()
+    expect(armed.faults).toMatchObject({kubeletNotReadyAfterReboot: true})
+    expect(armed).not.toHaveProperty('kubeletNotReady')
+    await ssh.run(IP, 'sudo reboot', {timeoutMs: 30_000})
+    await ssh.waitUp(IP, 120_000)
+    expect(await vmStatus()).toMatchObject({kubeletNotReady: true})
+    expect((await kp(['lab', 'fault', '--clear'])).code).toBe(0)
+    const cleared = await vmStatus()
+    expect(cleared).not.toHaveProperty('kubeletNotReady')
+    expect(cleared.faults).toEqual({})
+  }, 5 * 60_000)
 })

@@ -193,6 +193,7 @@ function labState(lab: Lab, pve: FakeProxmox, kubeadm?: LabKubeadm): LabState {
     return {
       booted: !template && lab.backend.booted(vm.vmid),
       faults: template ? {} : withoutBootId(lab.backend.faults(vm.vmid)),
+      ...(!template && lab.backend.kubeletHeldNotReady(vm.vmid) ? {kubeletNotReady: true} : {}),
       ip: /(?:^|,)ip=([\d.]+)/.exec(vm.config.ipconfig0 ?? '')?.[1],
       lock: vm.config.lock,
       name: vm.config.name ?? `VM${vm.vmid}`,
