@@ -68,6 +68,16 @@ log "started"
 set -m
 while ((!stopping)); do
   rm -f "$vmdir/init.pid"
+  # The no-boot fault: the boot hangs before the guest's OS runs (no init, network, SSH or agent)
+  # while the VM counts as running, until the lab stops it. A reboot then hangs too.
+  if [[ -e $vmdir/no-boot ]]; then
+    log "boot hangs (fault no-boot)"
+    sleep infinity &
+    child=$!
+    wait "$child"
+    child=''
+    continue
+  fi
   nsenter --net="/run/netns/$KPLAB_NETNS" -- \
     unshare --fork --pid --mount --uts --ipc --propagation private -- \
     /bin/bash "$assets/vm-boot.sh" "$KPLAB_ROOT" "$vmdir" &

@@ -50,6 +50,41 @@ install -d -m 0755 "$etcd_image/usr/local/bin"
 install -m 0755 "$etcd_work/root/usr/bin/etcd" "$etcd_work/root/usr/bin/etcdctl" "$etcd_image/usr/local/bin/"
 rm -rf "$etcd_work"
 
+# A kernel-like package for the lab's OS updates (kp lab publish-update linux-image-kplab): no kernel
+# (the VMs share the host's), but packaged like Debian's linux-image-*: a /boot image and a postinst
+# that runs the /etc/kernel/postinst.d hooks, one of which records that a reboot is needed.
+kernel_version=6.1.0-kplab1
+kernel_work=$(mktemp -d)
+install -d "$kernel_work/DEBIAN" "$kernel_work/boot"
+printf 'kp lab kernel %s: a stand-in, the lab VMs run the host kernel\n' "$kernel_version" >"$kernel_work/boot/vmlinuz-$kernel_version"
+printf 'CONFIG_LOCALVERSION="-kplab1"\n' >"$kernel_work/boot/config-$kernel_version"
+chmod 0644 "$kernel_work/boot/"*
+cat >"$kernel_work/DEBIAN/control" <<CONTROL
+Package: linux-image-kplab
+Version: $kernel_version
+Architecture: amd64
+Maintainer: kp lab <lab-packages@kp.invalid>
+Installed-Size: 1
+Section: kernel
+Priority: optional
+Description: Linux kernel stand-in for the kp lab
+ Packaged like Debian's linux-image-*: its postinst runs /etc/kernel/postinst.d, whose
+ reboot-required hook writes /var/run/reboot-required, so an update of it needs a reboot.
+CONTROL
+cat >"$kernel_work/DEBIAN/postinst" <<'POSTINST'
+#!/bin/sh
+set -e
+version=6.1.0-kplab1
+if [ "$1" = configure ] && [ -d /etc/kernel/postinst.d ]; then
+  DEB_MAINT_PARAMS="$*" run-parts --report --exit-on-error --arg="$version" --arg="/boot/vmlinuz-$version" /etc/kernel/postinst.d
+fi
+POSTINST
+chmod 0755 "$kernel_work/DEBIAN/postinst" /etc/kernel/postinst.d/kp-lab-reboot-required
+dpkg-deb --root-owner-group --build "$kernel_work" /tmp/linux-image-kplab.deb >/dev/null
+dpkg -i /tmp/linux-image-kplab.deb >/dev/null
+# The build's own install asked for a reboot: the image is booted fresh anyway.
+rm -rf "$kernel_work" /tmp/linux-image-kplab.deb /run/reboot-required /run/reboot-required.pkgs
+
 cat >/etc/fstab <<'FSTAB'
 # /etc/fstab: static file system information.
 LABEL=debian-root / ext4 rw,discard,errors=remount-ro 0 1
@@ -70,6 +105,16 @@ Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
+
+# Start current: debootstrap installed Debian's point release; the stable and security updates
+# published since are applied now, so that a fresh lab VM has nothing to upgrade but what the lab
+# publishes (kp lab publish-update) and what Debian publishes after the image was built. No service
+# starts in the chroot (policy-rc.d), and the operator's files are kept as apt would on a node.
+printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+chmod 0755 /usr/sbin/policy-rc.d
+apt-get update -qq
+apt-get upgrade -y -qq -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold >/dev/null
+rm -f /usr/sbin/policy-rc.d
 
 # cloud-init's ssh_pwauth: false.
 printf 'PasswordAuthentication no\n' >/etc/ssh/sshd_config.d/50-cloud-init.conf

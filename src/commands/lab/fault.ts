@@ -5,7 +5,7 @@ import type {FaultResult} from '../../lib/lab/cli/control.js'
 
 export default class LabFault extends BaseCommand<typeof LabFault> {
   static args = {nodes: Args.string({description: 'VMs (names or VMIDs) that get the VM faults.'})}
-  static description = `Inject faults into the running lab, to rehearse failures: a slow or failing Proxmox API, a task that fails, a guest agent that never answers, a slow reboot, SSH sessions that drop; with kp lab up --cluster also a slow or failing Kubernetes API, a PodDisruptionBudget that blocks, a pod that never terminates, a kubelet that stops posting status; on a kubeadm cluster in the lab an etcd member kept stopped.
+  static description = `Inject faults into the running lab, to rehearse failures: a slow or failing Proxmox API, a task that fails, a guest agent that never answers, a slow reboot, SSH sessions that drop, a boot that hangs (until a snapshot rollback), a dpkg lock held by another process, a kubelet that stays NotReady after the next reboot; with kp lab up --cluster also a slow or failing Kubernetes API, a PodDisruptionBudget that blocks, a pod that never terminates, a kubelet that stops posting status; on a kubeadm cluster in the lab an etcd member kept stopped.
 API faults apply to every call; VM, kubelet and etcd faults to the nodes named. --clear removes them all.`
 
   static examples = [
@@ -16,6 +16,9 @@ API faults apply to every call; VM, kubelet and etcd faults to the nodes named. 
     '<%= config.bin %> <%= command.id %> cp1 w1 --agent-down',
     '<%= config.bin %> <%= command.id %> w1 --reboot-delay 30',
     '<%= config.bin %> <%= command.id %> cp1 --drop-ssh',
+    '<%= config.bin %> <%= command.id %> w2 --no-boot',
+    '<%= config.bin %> <%= command.id %> w1 --dpkg-lock',
+    '<%= config.bin %> <%= command.id %> w3 --kubelet-not-ready-after-reboot',
     '<%= config.bin %> <%= command.id %> --block-pdb default/web --stuck-pod default/debug',
     '<%= config.bin %> <%= command.id %> w1 --kubelet-down',
     '<%= config.bin %> <%= command.id %> cp1 --etcd-down',
@@ -34,6 +37,8 @@ API faults apply to every call; VM, kubelet and etcd faults to the nodes named. 
     'block-pdb': Flags.string({description: 'This PodDisruptionBudget (NAMESPACE/NAME) allows no disruption: evictions get 429.', multiple: true}),
     clear: Flags.boolean({description: 'Remove every fault (of the VMs named, or all).'}),
     'drop-next-ssh': Flags.integer({description: 'Cut the next N SSH sessions to the VMs as they start.', min: 1}),
+    'dpkg-lock': Flags.boolean({description: "A process in the VMs holds dpkg's locks as apt does: apt-get and dpkg fail with \"Could not get lock … It is held by process N\"."}),
+    'dpkg-unlock': Flags.boolean({description: 'The process holding the dpkg locks ends.'}),
     'drop-ssh': Flags.boolean({description: 'Cut the open SSH sessions to the VMs now.'}),
     'etcd-down': Flags.boolean({description: "The nodes' etcd member is stopped (SIGTERM) and the lab kubelet does not start it again."}),
     'etcd-up': Flags.boolean({description: "The nodes' etcd member is started again from its static pod manifest."}),
@@ -43,7 +48,11 @@ API faults apply to every call; VM, kubelet and etcd faults to the nodes named. 
     'kube-error-status': Flags.integer({default: 500, description: 'HTTP status of the injected Kubernetes API errors (500, 503, 504).'}),
     'kube-latency': Flags.string({description: 'Extra latency of every Kubernetes API call, ms or MIN-MAX; 0 turns it off.'}),
     'kubelet-down': Flags.boolean({description: "The nodes' kubelet stops posting status: the node turns NotReady."}),
+    'kubelet-not-ready-after-reboot': Flags.boolean({description: "After the VMs' next boot their kubelet runs but the node stays NotReady (until --kubelet-up or --clear)."}),
     'kubelet-up': Flags.boolean({description: "The nodes' kubelet posts status again (if its VM runs the kubelet service)."}),
+    'no-boot': Flags.boolean({
+      description: "The VMs' next boot hangs before the OS runs: Proxmox shows them running, nothing answers (network, SSH, agent, kubelet); a shutdown waits out its timeout. A rollback to a snapshot (kp vm rollback) or --clear ends it.",
+    }),
     'reboot-delay': Flags.integer({description: 'Seconds the VMs stay down when they reboot (a slow reboot).', min: 0}),
     'stuck-pod': Flags.string({description: 'This pod (NAMESPACE/NAME) never finishes terminating once deleted.', multiple: true}),
   }
@@ -58,9 +67,9 @@ API faults apply to every call; VM, kubelet and etcd faults to the nodes named. 
     const result = await labFault(this.stateDir, {
       agentDown: f['agent-down'], agentUp: f['agent-up'], apiErrorAfter: f['api-error-after'], apiErrorMethod: f['api-error-method'], apiErrorRate: rate(f['api-error-rate']),
       apiErrorStatus: f['api-error-status'], apiLatency: f['api-latency'], apiLockContention: rate(f['api-lock-contention']),
-      blockPdb: f['block-pdb'], clear: f.clear, dropNextSsh: f['drop-next-ssh'], dropSsh: f['drop-ssh'], etcdDown: f['etcd-down'], etcdUp: f['etcd-up'], failTask: f['fail-task'], failTaskMessage: f['fail-task-message'],
-      kubeErrorRate: rate(f['kube-error-rate']), kubeErrorStatus: f['kube-error-status'], kubeLatency: f['kube-latency'], kubeletDown: f['kubelet-down'], kubeletUp: f['kubelet-up'],
-      nodes: argv as string[], rebootDelay: f['reboot-delay'], stuckPod: f['stuck-pod'],
+      blockPdb: f['block-pdb'], clear: f.clear, dpkgLock: f['dpkg-lock'], dpkgUnlock: f['dpkg-unlock'], dropNextSsh: f['drop-next-ssh'], dropSsh: f['drop-ssh'], etcdDown: f['etcd-down'], etcdUp: f['etcd-up'], failTask: f['fail-task'], failTaskMessage: f['fail-task-message'],
+      kubeErrorRate: rate(f['kube-error-rate']), kubeErrorStatus: f['kube-error-status'], kubeLatency: f['kube-latency'], kubeletDown: f['kubelet-down'], kubeletNotReadyAfterReboot: f['kubelet-not-ready-after-reboot'],
+      kubeletUp: f['kubelet-up'], noBoot: f['no-boot'], nodes: argv as string[], rebootDelay: f['reboot-delay'], stuckPod: f['stuck-pod'],
     })
     for (const [vmid, cut] of Object.entries(result.cutSessions)) this.log(`VM ${vmid}: cut ${cut} SSH session(s).`)
     const vmFaults = result.state.vms.filter((vm) => Object.keys(vm.faults).length > 0).map((vm) => `${vm.name}: ${JSON.stringify(vm.faults)}`)

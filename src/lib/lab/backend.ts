@@ -44,8 +44,11 @@ export interface VmBackend {
   /** Graceful reboot from outside (Proxmox `status/reboot`). Resolves once the guest is going down. */
   reboot(vmid: number): Promise<void>
   running(vmid: number): Promise<boolean>
-  /** Graceful shutdown; stop is the hard power-off. */
-  shutdown(vmid: number): Promise<void>
+  /**
+   * Graceful shutdown; stop is the hard power-off. A guest that ignores it (one hung at boot) is
+   * waited for `timeoutMs`, then stopped with `forceStop`, else the shutdown fails — as qmshutdown.
+   */
+  shutdown(vmid: number, options?: {forceStop?: boolean; timeoutMs?: number}): Promise<void>
   snapshot(vmid: number, name: string): Promise<void>
   snapshotDelete(vmid: number, name: string): Promise<void>
   /** Restore the disk to the snapshot. The VM is stopped. */

@@ -102,8 +102,17 @@ describe('kp lab fault flags', () => {
   it('clears everything: API faults and every VM that has faults', () => {
     expect(buildFaultRequest(state, {clear: true, nodes: []})).toEqual({
       proxmox: {},
-      vms: {201: {agentSilent: false, rebootDelaySeconds: undefined}},
+      vms: {201: {agentSilent: false, dpkgLock: false, kubeletNotReadyAfterReboot: false, noBoot: false, rebootDelaySeconds: undefined}},
     })
+  })
+
+  it('sets the patch faults on the VMs named: a boot that hangs, a held dpkg lock, a kubelet NotReady after reboot', () => {
+    expect(buildFaultRequest(state, {noBoot: true, nodes: ['cp1']})).toEqual({vms: {201: {noBoot: true}}})
+    expect(buildFaultRequest(state, {dpkgLock: true, nodes: ['w1', '201']})).toEqual({vms: {201: {dpkgLock: true}, 202: {dpkgLock: true}}})
+    expect(buildFaultRequest(state, {dpkgUnlock: true, nodes: ['w1']})).toEqual({vms: {202: {dpkgLock: false}}})
+    expect(buildFaultRequest(state, {kubeletNotReadyAfterReboot: true, nodes: ['w1']})).toEqual({vms: {202: {kubeletNotReadyAfterReboot: true}}})
+    expect(() => buildFaultRequest(state, {dpkgLock: true, dpkgUnlock: true, nodes: ['w1']})).toThrow(/contradict/)
+    expect(() => buildFaultRequest(state, {noBoot: true, nodes: []})).toThrow(/name the nodes/)
   })
 
   it.for([

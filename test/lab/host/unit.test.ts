@@ -1,6 +1,6 @@
 /** The lab host's pure parts, and its shell assets: no root, no VM. */
 import {execFileSync, spawnSync} from 'node:child_process'
-import {mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
@@ -10,9 +10,19 @@ import {UsageError} from '../../../src/lib/errors.js'
 import {seedEnv, toGuestInterfaces, validateCloudInit, vmMac} from '../../../src/lib/lab/host/guest.js'
 import {aptProxyConf, hashTree} from '../../../src/lib/lab/host/image.js'
 import {assetsDir, inSubnet, parseHostCidr, resolveOptions, vmNames} from '../../../src/lib/lab/host/options.js'
-import {controlText, LAB_RELEASES, minorPackages, packagesStanza, releaseText, repoPath} from '../../../src/lib/lab/host/packages.js'
+import {controlText, flatReleaseText, LAB_RELEASES, minorPackages, packagesStanza, releaseText, repoPath} from '../../../src/lib/lab/host/packages.js'
 import {installLine, preflight, type PreflightProbe} from '../../../src/lib/lab/host/preflight.js'
-import {resolveInRoot} from '../../../src/lib/lab/host/repo-server.js'
+import {resolveInRoot, resolveRequest} from '../../../src/lib/lab/host/repo-server.js'
+import {
+  debFileName,
+  installedPackages,
+  nextLabVersion,
+  parseStanzas,
+  UPDATES_URL_PATH,
+  updatesSourceLine,
+  withRebootRequired,
+  withVersion,
+} from '../../../src/lib/lab/host/updates.js'
 
 const ci = {hostname: 'cp1', nameservers: ['10.77.0.1'], sshAuthorizedKeys: ['ssh-ed25519 AAAA test'], user: 'kp'}
 
@@ -206,5 +216,66 @@ describe('lab shell assets', () => {
 
   it('change the image recipe when they change', () => {
     expect(hashTree(path.join(assetsDir(), 'image'))).toMatch(/^[0-9a-f]{64}$/)
+  })
+})
+
+describe('the lab updates repository', () => {
+  it('bumps the installed version past everything published, so apt always sees a newer one', () => {
+    expect(nextLabVersion('2:4.0.2-3', [])).toBe('2:4.0.2-3+kplab1')
+    expect(nextLabVersion('2:4.0.2-3', ['2:4.0.2-3+kplab1', '2:4.0.2-3+kplab7', '9.9', '2:4.0.2-3+kplab2~x'])).toBe('2:4.0.2-3+kplab8')
+    expect(nextLabVersion('6.1.0-kplab1', ['6.1.0-kplab1+kplab1'])).toBe('6.1.0-kplab1+kplab2')
+    for (const v of ['2:4.0.2-3+kplab1', '1.9.13p3-1+deb12u4+kplab1']) {
+      const base = v.replace(/\+kplab1$/, '')
+      expect(spawnSync('dpkg', ['--compare-versions', v, 'gt', base]).status, `${v} > ${base}`).toBe(0)
+    }
+  })
+
+  it('names pool files as the archive does, without the epoch', () => {
+    expect(debFileName('procps', '2:4.0.2-3+kplab1', 'amd64')).toBe('procps_4.0.2-3+kplab1_amd64.deb')
+    expect(debFileName('sudo', '1.9.13p3-1+deb12u4', 'amd64')).toBe('sudo_1.9.13p3-1+deb12u4_amd64.deb')
+  })
+
+  it("adds Debian's reboot-required lines at the top of a postinst, which runs them on configure", () => {
+    const plain = withRebootRequired(undefined, 'sudo')
+    expect(plain).toMatch(/^#!\/bin\/sh\nset -e\n/)
+    const existing = '#!/bin/sh\nset -e\necho configured\nexit 0\n'
+    const patched = withRebootRequired(existing, 'openssh-server')
+    expect(patched.indexOf('reboot-required')).toBeLessThan(patched.indexOf('exit 0'))
+    expect(() => withRebootRequired('not a script', 'x')).toThrow(UsageError)
+    const dir = mkdtempSync(path.join(tmpdir(), 'kp-postinst-'))
+    try {
+      // Run against a private /var/run: the snippet writes the message and names the package once.
+      const script = path.join(dir, 'postinst')
+      writeFileSync(script, patched.replaceAll('/var/run', `${dir}/run`), {mode: 0o755})
+      execFileSync('mkdir', [`${dir}/run`])
+      for (const arg of ['configure', 'configure', 'abort-upgrade']) execFileSync(script, [arg])
+      expect(readFileSync(`${dir}/run/reboot-required`, 'utf8')).toBe('*** System restart required ***\n')
+      expect(readFileSync(`${dir}/run/reboot-required.pkgs`, 'utf8')).toBe('openssh-server\n')
+    } finally {
+      rmSync(dir, {force: true, recursive: true})
+    }
+  })
+
+  it('reads the installed packages from dpkg status, continuation lines and all', () => {
+    const status = [
+      'Package: procps\nStatus: install ok installed\nVersion: 2:4.0.2-3\nArchitecture: amd64\nConffiles:\n /etc/sysctl.conf abc\nDescription: /proc tools\n more text',
+      'Package: gone\nStatus: deinstall ok config-files\nVersion: 1',
+    ].join('\n\n')
+    const installed = installedPackages(status)
+    expect([...installed.keys()]).toEqual(['procps'])
+    expect(installed.get('procps')).toMatchObject({Conffiles: '\n /etc/sysctl.conf abc', Description: '/proc tools\n more text', Version: '2:4.0.2-3'})
+    expect(withVersion('Package: procps\nVersion: 2:4.0.2-3\nArchitecture: amd64\n', '2:4.0.2-3+kplab1')).toBe('Package: procps\nVersion: 2:4.0.2-3+kplab1\nArchitecture: amd64\n')
+    expect(parseStanzas('')).toEqual([])
+  })
+
+  it('the Release of the updates repository hashes every index; the server maps its path to the state dir', () => {
+    const release = flatReleaseText({Origin: 'kp lab', Label: 'kp lab updates'}, [{content: Buffer.from(''), name: 'Packages'}], new Date(0))
+    expect(release).toContain('Origin: kp lab\nLabel: kp lab updates\nArchitectures: amd64\n')
+    expect(release).toContain(' e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 0 Packages')
+    const mounts = {[UPDATES_URL_PATH]: '/state/updates/repo'}
+    expect(resolveRequest('/cache/packages', mounts, '/kp-lab-updates/InRelease')).toBe('/state/updates/repo/InRelease')
+    expect(resolveRequest('/cache/packages', mounts, '/kp-lab-updates/../../etc/passwd')).toBe('/state/updates/repo/etc/passwd')
+    expect(resolveRequest('/cache/packages', mounts, '/core:/stable:/v1.31/deb/Release')).toBe('/cache/packages/core:/stable:/v1.31/deb/Release')
+    expect(updatesSourceLine('http://10.77.0.1:8080')).toBe('deb [signed-by=/usr/share/keyrings/kp-lab-updates.gpg] http://10.77.0.1:8080/kp-lab-updates/ /')
   })
 })

@@ -11,14 +11,16 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {mixedWithConfig, parseDuration, parseKubeadmArgv, STACK_HINT} from '../../../src/lib/lab/kubeadm/argv.js'
-import {installsCni} from '../../../src/lib/lab/kubeadm/kubelets.js'
+import type {LabClusters} from '../../../src/lib/lab/kubeadm/clusters.js'
+import {installsCni, LabKubelets, type LabVmState} from '../../../src/lib/lab/kubeadm/kubelets.js'
 import {detachedJws} from '../../../src/lib/lab/kubeadm/objects.js'
 import {ignoreErrors, joinCommand, oneLine, preflightReport} from '../../../src/lib/lab/kubeadm/output.js'
 import {decodeWord, encodeRequest, encodeWord, parseAnswer, parseRequest, replyLine} from '../../../src/lib/lab/kubeadm/protocol.js'
 import {checkCertificateKey, checkToken, type ClusterRecord, rememberCertificateKey, rememberToken} from '../../../src/lib/lab/kubeadm/state.js'
 import {installedVersion} from '../../../src/lib/lab/kubeadm/vm.js'
 import {readVmFile, resolveInRoot, vmReadable, writeVmFiles} from '../../../src/lib/lab/kubeadm/vm-files.js'
-import type {Pod} from '../../../src/lib/lab/kube/types.js'
+import type {Node, Pod} from '../../../src/lib/lab/kube/types.js'
+import {startTestKube} from '../kube/helpers.js'
 
 describe('kubeadm argv', () => {
   const ok = (argv: string[]) => {
@@ -190,5 +192,27 @@ describe('CNI installers', () => {
     expect(installsCni(pod([{hostPath: {path: '/etc/cni'}, name: 'cni'}]))).toBe(false)
     expect(installsCni(pod([{hostPath: {path: '/etc/cni/net.d'}, name: 'cni'}], 'ReplicaSet'))).toBe(false)
     expect(installsCni(pod([{emptyDir: {}, name: 'x'}]))).toBe(false)
+  })
+})
+
+describe('kp lab fault --kubelet-not-ready-after-reboot', () => {
+  it("keeps the node of a VM whose kubelet runs NotReady while the fault holds, and Ready once it is lifted", async () => {
+    const t = await startTestKube()
+    try {
+      t.kube.seedDemo({kubeletVersion: 'v1.31.8', nodes: ['cp1', 'w1']})
+      let held = true
+      const w1: LabVmState = {booted: true, ip: '10.77.0.12', name: 'w1', root: '/nonexistent', serviceActive: () => true, vmid: 202}
+      const noClusters = {all: () => [], store: {names: () => []}} as unknown as LabClusters
+      const kubelets = new LabKubelets({clusters: noClusters, demo: t.kube, log: () => {}, vms: () => [{...w1, kubeletNotReady: held}]})
+      const ready = (name: string) => t.kube.list<Node>('nodes').find((n) => n.metadata.name === name)?.status?.conditions?.find((c) => c.type === 'Ready')?.status
+      kubelets.beat()
+      expect(ready('w1')).not.toBe('True')
+      expect(ready('cp1')).toBe('True')
+      held = false
+      kubelets.beat()
+      expect(ready('w1')).toBe('True')
+    } finally {
+      await t.kube.close()
+    }
   })
 })

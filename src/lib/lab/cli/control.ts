@@ -14,6 +14,8 @@ export interface LabVm {
   /** Whether the VM's init finished booting (sshd started). */
   booted: boolean
   ip?: string
+  /** The kubelet-not-ready-after-reboot fault holds now (the VM booted again since it was set). */
+  kubeletNotReady?: boolean
   lock?: string
   name: string
   node: string

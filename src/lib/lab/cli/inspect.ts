@@ -85,6 +85,13 @@ export interface FaultFlags {
   clear?: boolean
   dropNextSsh?: number
   dropSsh?: boolean
+  /** A process in the VMs holds dpkg's locks (lock-frontend and lock); --dpkg-unlock ends it. */
+  dpkgLock?: boolean
+  dpkgUnlock?: boolean
+  /** After their next boot the nodes' kubelet runs but the node stays NotReady. */
+  kubeletNotReadyAfterReboot?: boolean
+  /** The VMs' next boot hangs: running for Proxmox, unreachable, until a snapshot rollback or --clear. */
+  noBoot?: boolean
   /** Stop the nodes' etcd member and keep it stopped. */
   etcdDown?: boolean
   etcdUp?: boolean
@@ -101,7 +108,7 @@ export interface FaultFlags {
   stuckPod?: readonly string[]
 }
 
-const VM_FLAGS = ['agentDown', 'agentUp', 'dropNextSsh', 'dropSsh', 'rebootDelay'] as const
+const VM_FLAGS = ['agentDown', 'agentUp', 'dpkgLock', 'dpkgUnlock', 'dropNextSsh', 'dropSsh', 'kubeletNotReadyAfterReboot', 'noBoot', 'rebootDelay'] as const
 const KUBELET_FLAGS = ['kubeletDown', 'kubeletUp', 'etcdDown', 'etcdUp'] as const
 const KUBE_FLAGS = ['blockPdb', 'kubeErrorRate', 'kubeLatency', 'stuckPod'] as const
 
@@ -124,8 +131,14 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
   const kubeletFlagsGiven = KUBELET_FLAGS.filter((k) => flags[k] === true)
   if ((vmFlagsGiven.length > 0 || kubeletFlagsGiven.length > 0) && flags.nodes.length === 0) throw new UsageError('name the nodes the fault is for: kp lab fault NODE… --agent-down (names or VMIDs)')
   if (flags.nodes.length > 0 && vmFlagsGiven.length === 0 && kubeletFlagsGiven.length === 0 && !flags.clear) {
-    throw new UsageError('say which fault the nodes get: --agent-down, --agent-up, --reboot-delay, --drop-ssh, --drop-next-ssh, --kubelet-down, --kubelet-up, --etcd-down or --etcd-up')
+    throw new UsageError(
+      'say which fault the nodes get: --agent-down, --agent-up, --reboot-delay, --drop-ssh, --drop-next-ssh, --no-boot, --dpkg-lock, --dpkg-unlock, ' +
+        '--kubelet-not-ready-after-reboot, --kubelet-down, --kubelet-up, --etcd-down or --etcd-up',
+    )
   }
+
+  if (flags.dpkgLock && flags.dpkgUnlock) throw new UsageError('--dpkg-lock and --dpkg-unlock contradict each other')
+  if (flags.kubeletNotReadyAfterReboot && flags.kubeletUp) throw new UsageError('--kubelet-not-ready-after-reboot and --kubelet-up contradict each other')
 
   if (flags.agentDown && flags.agentUp) throw new UsageError('--agent-down and --agent-up contradict each other')
   if (flags.kubeletDown && flags.kubeletUp) throw new UsageError('--kubelet-down and --kubelet-up contradict each other')
@@ -152,15 +165,20 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
   Object.assign(request, kubeFaultRequest(current, flags), etcdFaultRequest(current, flags))
 
   // --clear alone touches only VMs that have faults: a VM still being cloned has no disk to write to.
-  const vmTargets = vmFlagsGiven.length > 0 || (flags.clear && current.vms.some((v) => !v.template))
+  const vmTargets = vmFlagsGiven.length > 0 || flags.kubeletUp === true || (flags.clear && current.vms.some((v) => !v.template))
   const targets = !vmTargets ? [] : flags.clear && flags.nodes.length === 0 ? current.vms.filter((v) => !v.template && Object.keys(v.faults).length > 0) : flags.nodes.map((ref) => resolveVm(current.vms, ref))
   const vms: Record<string, VmFaultsInput> = {}
   for (const vm of targets) {
-    const faults: VmFaultsInput = flags.clear ? {agentSilent: false, rebootDelaySeconds: undefined} : {}
+    const faults: VmFaultsInput = flags.clear ? {agentSilent: false, dpkgLock: false, kubeletNotReadyAfterReboot: false, noBoot: false, rebootDelaySeconds: undefined} : {}
     if (flags.agentDown) faults.agentSilent = true
     if (flags.agentUp) faults.agentSilent = false
     if (flags.rebootDelay !== undefined) faults.rebootDelaySeconds = flags.rebootDelay
     if (flags.dropNextSsh !== undefined) faults.dropNextSshSessions = flags.dropNextSsh
+    if (flags.noBoot) faults.noBoot = true
+    if (flags.dpkgLock) faults.dpkgLock = true
+    if (flags.dpkgUnlock) faults.dpkgLock = false
+    if (flags.kubeletNotReadyAfterReboot) faults.kubeletNotReadyAfterReboot = true
+    if (flags.kubeletUp) faults.kubeletNotReadyAfterReboot = false
     vms[String(vm.vmid)] = faults
   }
 

@@ -8,7 +8,7 @@ import {chmodSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 
-import {createLabHost} from '../host/index.js'
+import {createLabHost, type VmFaults} from '../host/index.js'
 import {addBridgeAddress} from '../host/system.js'
 import {type FakeKube, startFakeKube} from '../kube/index.js'
 import {LAB_ENDPOINT_IP, type LabKubeadm, type LabVmState, startLabKubeadm} from '../kubeadm/index.js'
@@ -148,6 +148,7 @@ function labVms(lab: Lab, pve: FakeProxmox): LabVmState[] {
     return {
       booted: lab.backend.booted(vm.vmid),
       ip: /(?:^|,)ip=([\d.]+)/.exec(vm.config.ipconfig0 ?? '')?.[1] ?? '',
+      kubeletNotReady: lab.backend.kubeletHeldNotReady(vm.vmid),
       name: vm.config.name ?? `VM${vm.vmid}`,
       root: init === undefined ? '/nonexistent' : `/proc/${init}/root`,
       serviceActive: (unit: string) => lab.backend.serviceActive(vm.vmid, unit),
@@ -191,7 +192,8 @@ function labState(lab: Lab, pve: FakeProxmox, kubeadm?: LabKubeadm): LabState {
     const template = vm.config.template === '1'
     return {
       booted: !template && lab.backend.booted(vm.vmid),
-      faults: template ? {} : lab.backend.faults(vm.vmid),
+      faults: template ? {} : withoutBootId(lab.backend.faults(vm.vmid)),
+      ...(!template && lab.backend.kubeletHeldNotReady(vm.vmid) ? {kubeletNotReady: true} : {}),
       ip: /(?:^|,)ip=([\d.]+)/.exec(vm.config.ipconfig0 ?? '')?.[1],
       lock: vm.config.lock,
       name: vm.config.name ?? `VM${vm.vmid}`,
@@ -203,6 +205,12 @@ function labState(lab: Lab, pve: FakeProxmox, kubeadm?: LabKubeadm): LabState {
   })
   const kube = kubeState(kubeadm)
   return {faults: pve.faults(), ...(kube ? {kube} : {}), vms}
+}
+
+/** The boot a kubelet fault was armed in is bookkeeping, not a fault to show. */
+function withoutBootId(faults: VmFaults): VmFaults {
+  const {kubeletFaultBootId: _boot, ...shown} = faults
+  return shown
 }
 
 async function applyFaults(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | undefined, request: FaultRequest): Promise<FaultResult> {

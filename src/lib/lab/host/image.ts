@@ -16,11 +16,13 @@ import {wrap} from '../../errors.js'
 import {labEnv, run} from './exec.js'
 import {pidAlive, withFileLock} from './lock.js'
 import {assetsDir, type ResolvedLabOptions} from './options.js'
+import {ensureSigningKey} from './packages.js'
 import {IMAGE_TOOLS, preflight} from './preflight.js'
 import {removeTree} from './system.js'
+import {UPDATES_KEYRING, UPDATES_SOURCES_FILE, updatesSourcesFile} from './updates.js'
 
 /** Bump when the build steps below change in a way the assets' hash does not show. */
-export const IMAGE_RECIPE_VERSION = 2
+export const IMAGE_RECIPE_VERSION = 3
 
 export const IMAGE_SUITE = 'bookworm'
 
@@ -32,6 +34,8 @@ export interface ImageRecipe {
   assets: string
   packages: string[]
   suite: string
+  /** The updates repository every VM has as an apt source: its sources file and the key it trusts. */
+  updates: {keyFingerprint: string; sources: string}
   version: number
 }
 
@@ -70,12 +74,13 @@ export function hashTree(dir: string): string {
   return hash.digest('hex')
 }
 
-export function imageRecipe(options: ResolvedLabOptions): ImageRecipe {
+export function imageRecipe(options: ResolvedLabOptions, keyFingerprint: string): ImageRecipe {
   return {
     aptProxy: aptProxyUrl(options),
     assets: hashTree(path.join(assetsDir(), 'image')),
     packages: [...IMAGE_PACKAGES],
     suite: IMAGE_SUITE,
+    updates: {keyFingerprint, sources: updatesSourcesFile(`http://${options.network.hostIp}:${options.repoPort}`)},
     version: IMAGE_RECIPE_VERSION,
   }
 }
@@ -117,7 +122,8 @@ export interface EnsureImageOptions {
 /** Returns the cached image for the current recipe, building it first if needed. */
 export async function ensureImage(options: ResolvedLabOptions, build: EnsureImageOptions = {}): Promise<ImageInfo> {
   const started = Date.now()
-  const recipe = imageRecipe(options)
+  const key = await ensureSigningKey(options)
+  const recipe = imageRecipe(options, key.fingerprint)
   const hash = recipeHash(recipe)
   const dir = imageDir(options, hash)
   const base = baseDir(options, recipe)
@@ -134,7 +140,7 @@ export async function ensureImage(options: ResolvedLabOptions, build: EnsureImag
     const tmp = path.join(options.cacheDir, `.image-${hash}.tmp-${process.pid}`)
     try {
       await run('cp', ['-a', '--reflink=auto', base, tmp])
-      await customize(tmp, options, recipe)
+      await customize(tmp, options, recipe, key.home)
       renameSync(tmp, dir)
     } catch (error) {
       await removeTree(tmp)
@@ -188,14 +194,19 @@ async function ensureBase(options: ResolvedLabOptions, recipe: ImageRecipe, buil
   })
 }
 
-async function customize(root: string, options: ResolvedLabOptions, recipe: ImageRecipe): Promise<void> {
+async function customize(root: string, options: ResolvedLabOptions, recipe: ImageRecipe, gnupgHome: string): Promise<void> {
   const assets = path.join(assetsDir(), 'image')
   await removeTree(path.join(root, '.kp-lab-base-complete'))
   cpSync(path.join(assets, 'rootfs'), root, {force: true, recursive: true})
   writeFileSync(path.join(root, 'etc/apt/apt.conf.d/01proxy'), aptProxyConf(options))
+  // The lab's updates repository, trusted for its own source line only (signed-by), as a vendor's key is.
+  mkdirSync(path.join(root, path.dirname(UPDATES_KEYRING)), {recursive: true})
+  await run('sh', ['-c', 'gpg --batch --export "$1" > "$2"', 'sh', recipe.updates.keyFingerprint, path.join(root, UPDATES_KEYRING)], {env: labEnv({GNUPGHOME: gnupgHome})})
   cpSync(path.join(assets, 'customize.sh'), path.join(root, 'tmp/kp-lab-customize.sh'))
   await run('chroot', [root, '/bin/bash', '/tmp/kp-lab-customize.sh'], {env: labEnv({DEBIAN_FRONTEND: 'noninteractive'}), timeoutMs: 10 * 60_000})
   await removeTree(path.join(root, 'tmp/kp-lab-customize.sh'))
+  // Only now: customize.sh's apt-get update runs while the lab's repo server may not be up yet.
+  writeFileSync(path.join(root, UPDATES_SOURCES_FILE), recipe.updates.sources)
   // Written last: its presence is what marks an image complete.
   writeFileSync(path.join(root, COMPLETE_MARKER), `${JSON.stringify({builtAt: new Date().toISOString(), hash: recipeHash(recipe), recipe}, null, 2)}\n`)
 }

@@ -13,6 +13,7 @@ import {ensurePackages, LAB_RELEASES, type PackageRepos, repoPath} from './packa
 import {preflight, VM_TOOLS} from './preflight.js'
 import {type RepoServer, serveRepo} from './repo-server.js'
 import {HostRuntime, type VmFaults} from './runtime.js'
+import {ensureUpdatesRepo, publishUpdates, type PublishedPackage, type PublishRequest, UPDATES_URL_PATH, updatesServedRoot, updatesSourceLine} from './updates.js'
 import {ensureBridge} from './system.js'
 import {teardownLab as teardownResolved, type TeardownOptions, type TeardownReport} from './teardown.js'
 
@@ -29,6 +30,8 @@ export interface LabRepos extends PackageRepos {
   sourcesLine: (minor: string, keyring?: string) => string
   /** URL of a minor's repository, e.g. http://10.77.0.1:8080/core:/stable:/v1.31/deb/ */
   url: (minor: string) => string
+  /** The updates repository's sources.list line, as every VM has it. */
+  updatesSourceLine: string
 }
 
 export interface LabHost {
@@ -39,6 +42,8 @@ export interface LabHost {
   ensureImage: () => Promise<ImageInfo>
   ensurePackages: () => Promise<PackageRepos>
   options: ResolvedLabOptions
+  /** Publishes newer versions of image packages into the lab's updates repository (see updates.ts). */
+  publishUpdates: (request: Omit<PublishRequest, 'imageDir'>) => Promise<PublishedPackage[]>
   /** Host-side faults: a silent guest agent, a slow reboot, dropped SSH sessions. */
   setFault: (vmid: number, faults: VmFaults) => Promise<void>
   startAptProxy: () => Promise<AptProxy>
@@ -98,13 +103,15 @@ export function createLabHost(input: LabHostOptions): LabHost {
     memo('repos', async () => {
       const built = await packages()
       await network()
-      repoServer = await serveRepo(built.root, options.network.hostIp, options.repoPort)
+      await ensureUpdatesRepo(options)
+      repoServer = await serveRepo(built.root, options.network.hostIp, options.repoPort, {[UPDATES_URL_PATH]: updatesServedRoot(options.stateDir)})
       const baseUrl = repoServer.url
       const url = (minor: string) => `${baseUrl}/${repoPath(minor)}/`
       return {
         ...built,
         baseUrl,
         sourcesLine: (minor: string, keyring = '/etc/apt/keyrings/kubernetes-apt-keyring.gpg') => `deb [signed-by=${keyring}] ${url(minor)} /`,
+        updatesSourceLine: updatesSourceLine(baseUrl),
         url,
       }
     })
@@ -115,6 +122,7 @@ export function createLabHost(input: LabHostOptions): LabHost {
     ensureImage: image,
     ensurePackages: packages,
     options,
+    publishUpdates: async (request) => publishUpdates(options, {...request, imageDir: (await image()).dir}),
     setFault: (vmid, faults) => backend.setFaults(vmid, faults),
     startAptProxy: proxy,
     startRepoServer: repos,

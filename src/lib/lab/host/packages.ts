@@ -161,9 +161,13 @@ export function packagesStanza(fields: Record<string, string>, filename: string,
 
 /** A flat repository's Release file, as upstream's OBS writes it. */
 export function releaseText(minor: string, files: Array<{content: Buffer; name: string}>, date: Date): string {
+  return flatReleaseText({Origin: `obs://build.opensuse.org/isv:kubernetes:core:stable:v${minor}/deb`, Label: `isv:kubernetes:core:stable:v${minor}`}, files, date)
+}
+
+/** A flat repository's Release file: the given header fields, then each index file's hashes. */
+export function flatReleaseText(header: Record<string, string>, files: Array<{content: Buffer; name: string}>, date: Date): string {
   const lines = [
-    `Origin: obs://build.opensuse.org/isv:kubernetes:core:stable:v${minor}/deb`,
-    `Label: isv:kubernetes:core:stable:v${minor}`,
+    ...Object.entries(header).map(([k, v]) => `${k}: ${v}`),
     'Architectures: amd64',
     `Date: ${date.toUTCString().replace('GMT', 'UTC')}`,
   ]
@@ -215,7 +219,7 @@ export async function ensureSigningKey(options: ResolvedLabOptions): Promise<{fi
 }
 
 /** gpg starts an agent per home dir; the lab leaves no process behind. */
-async function stopGpgAgent(home: string): Promise<void> {
+export async function stopGpgAgent(home: string): Promise<void> {
   await run('gpgconf', ['--kill', 'all'], {allowFailure: true, env: gpgEnv(home)})
 }
 
@@ -264,11 +268,24 @@ async function buildRepo(dir: string, release: MinorRelease, key: {fingerprint: 
     stanzas.push(packagesStanza(fields, `amd64/${debName}`, deb))
   }
 
+  await writeSignedIndexes(dir, stanzas, key, (files) => releaseText(release.minor, files, new Date()))
+}
+
+/**
+ * Writes a flat repository's Packages, Packages.gz and the Release over them (from `release`),
+ * signed with the lab key as InRelease and Release.gpg, and the key itself as Release.key.
+ */
+export async function writeSignedIndexes(
+  dir: string,
+  stanzas: readonly string[],
+  key: {fingerprint: string; home: string},
+  release: (files: Array<{content: Buffer; name: string}>) => string,
+): Promise<void> {
   const packages = Buffer.from(stanzas.join('\n'))
   writeFileSync(path.join(dir, 'Packages'), packages)
   const packagesGz = gzipSync(packages, {level: 9})
   writeFileSync(path.join(dir, 'Packages.gz'), packagesGz)
-  writeFileSync(path.join(dir, 'Release'), releaseText(release.minor, [{content: packages, name: 'Packages'}, {content: packagesGz, name: 'Packages.gz'}], new Date()))
+  writeFileSync(path.join(dir, 'Release'), release([{content: packages, name: 'Packages'}, {content: packagesGz, name: 'Packages.gz'}]))
   const sign = ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--local-user', key.fingerprint, '--digest-algo', 'SHA256']
   await run('gpg', [...sign, '--clearsign', '--output', path.join(dir, 'InRelease'), path.join(dir, 'Release')], {env: gpgEnv(key.home)})
   await run('gpg', [...sign, '--armor', '--detach-sign', '--output', path.join(dir, 'Release.gpg'), path.join(dir, 'Release')], {env: gpgEnv(key.home)})

@@ -1,7 +1,8 @@
 /**
  * A small static HTTP server for the lab's package repositories, on the bridge address, so that apt
  * inside a VM uses them with the upstream sources.list form. GET and HEAD, If-Modified-Since, no
- * directory listings, nothing outside the root.
+ * directory listings, nothing outside the root. `mounts` serve other folders below a first path
+ * segment (the lab's updates repository, which lives in the lab's state dir, not in the cache).
  */
 import {createReadStream, statSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
@@ -34,7 +35,14 @@ export function resolveInRoot(root: string, urlPath: string): string | undefined
   return full === root || full.startsWith(`${root}${path.sep}`) ? full : undefined
 }
 
-export function serveRepo(root: string, host: string, port: number): Promise<RepoServer> {
+/** The file a request names: below a mount when its first segment is one, else below the root. */
+export function resolveRequest(root: string, mounts: Readonly<Record<string, string>>, urlPath: string): string | undefined {
+  const first = /^\/([^/?]+)(\/.*)?$/.exec(urlPath)
+  const mount = first?.[1] === undefined ? undefined : mounts[first[1]]
+  return mount === undefined ? resolveInRoot(root, urlPath) : resolveInRoot(path.resolve(mount), first?.[2] ?? '/')
+}
+
+export function serveRepo(root: string, host: string, port: number, mounts: Readonly<Record<string, string>> = {}): Promise<RepoServer> {
   const base = path.resolve(root)
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -42,7 +50,7 @@ export function serveRepo(root: string, host: string, port: number): Promise<Rep
       return
     }
 
-    const file = resolveInRoot(base, req.url ?? '/')
+    const file = resolveRequest(base, mounts, req.url ?? '/')
     let stat
     try {
       stat = file ? statSync(file) : undefined

@@ -28,7 +28,41 @@ export interface VmFaults {
   dropNextSshSessions?: number
   /** Seconds the VM stays down on reboot (a slow reboot). */
   rebootDelaySeconds?: number
+  /**
+   * The VM's next boots hang before its OS runs (no network, SSH, agent or kubelet) while Proxmox
+   * shows it running, as with a broken kernel; a snapshot rollback of its disk clears it.
+   */
+  noBoot?: boolean
+  /** After the VM's next boot its kubelet runs but the node stays NotReady. */
+  kubeletNotReadyAfterReboot?: boolean
+  /** The boot the kubelet fault was set in (it applies to later boots only). */
+  kubeletFaultBootId?: string
+  /** A process in the VM holds dpkg's locks (lock-frontend and lock) as apt does. */
+  dpkgLock?: boolean
 }
+
+/** The file vm-supervise.sh looks for before each boot: present, the boot hangs. */
+const NO_BOOT_FILE = 'no-boot'
+/** In the VM (/run: gone with the boot): the PID of the process holding dpkg's locks. */
+const DPKG_LOCK_PID = '/run/kp-lab/dpkg-lock.pid'
+
+/**
+ * Takes dpkg's two locks the way apt does (fcntl F_SETLK write locks on lock-frontend, then lock),
+ * so apt-get and dpkg report the holder ("It is held by process N (unattended-upgr)"), and keeps them.
+ * Perl, as perl-base is essential in Debian; $0 names it like the unattended-upgrades that usually
+ * holds the lock on a fresh node.
+ */
+const DPKG_LOCK_HOLDER = `use strict; use Fcntl qw(F_SETLK F_WRLCK SEEK_SET O_RDWR O_CREAT);
+$0 = "unattended-upgr";
+my @held;
+for my $path ("/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock") {
+  sysopen(my $fh, $path, O_RDWR | O_CREAT, 0640) or die "open $path: $!";
+  my $lock = pack("s s x4 q q i x4", F_WRLCK, SEEK_SET, 0, 0, 0);
+  fcntl($fh, F_SETLK, $lock) or die "lock $path: $!";
+  push @held, $fh;
+}
+open(my $pid, ">", "${DPKG_LOCK_PID}") or die; print $pid "$$\n"; close $pid;
+sleep 3600 while 1;`
 
 interface DiskMeta {
   /** Overlay lower layers, top first: a linked clone's template layer(s), then the image. */
@@ -201,7 +235,8 @@ export class HostRuntime implements VmBackend {
     child.unref()
 
     const deadline = Date.now() + 20_000
-    while (this.initPid(vmid) === undefined) {
+    // A boot that hangs (no-boot fault) never gets an init: the VM is up once its supervisor is.
+    while (this.initPid(vmid) === undefined && !(this.hungAtBoot(vmid) && existsSync(this.file(vmid, 'supervisor.pid')))) {
       if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
         await this.stop(vmid)
         throw new ExternalCommandError(`VM ${vmid} did not start${consoleTail(consoleFile)}`)
@@ -235,10 +270,18 @@ export class HostRuntime implements VmBackend {
     for (const f of ['init.pid', 'supervisor.pid']) await removeTree(this.file(vmid, f))
   }
 
-  async shutdown(vmid: number, timeoutMs = 60_000): Promise<void> {
+  async shutdown(vmid: number, {forceStop = false, timeoutMs = 60_000}: {forceStop?: boolean; timeoutMs?: number} = {}): Promise<void> {
     const supervisor = this.supervisorPid(vmid)
     if (supervisor === undefined) return
     const init = this.initPid(vmid)
+    if (init === undefined && this.hungAtBoot(vmid)) {
+      // No OS to hear the ACPI button: Proxmox waits out the timeout, then stops it only if asked to.
+      await sleep(timeoutMs)
+      if (!forceStop) throw new ExternalCommandError(`VM ${vmid} quit/powerdown failed - got timeout`)
+      await this.stop(vmid)
+      return
+    }
+
     if (init === undefined || !this.booted(vmid)) {
       await this.stop(vmid)
       return
@@ -246,7 +289,12 @@ export class HostRuntime implements VmBackend {
 
     // The init treats SIGTERM as an ACPI power button press.
     killAll([init], 'SIGTERM')
-    if (!(await waitGone([supervisor], timeoutMs))) throw new ExternalCommandError(`VM ${vmid} did not shut down within ${timeoutMs / 1000} s`)
+    if (!(await waitGone([supervisor], timeoutMs))) {
+      if (!forceStop) throw new ExternalCommandError(`VM ${vmid} did not shut down within ${timeoutMs / 1000} s`)
+      await this.stop(vmid)
+      return
+    }
+
     await this.cleanup(vmid)
   }
 
@@ -288,6 +336,8 @@ export class HostRuntime implements VmBackend {
     await removeTree(path.join(disk, 'work'))
     await run('cp', ['-a', '--reflink=auto', path.join(dir, 'upper'), path.join(disk, 'upper')])
     mkdirSync(path.join(disk, 'work'))
+    // The disk that did not boot is gone with the rollback, and so is the fault.
+    if (this.faults(vmid).noBoot) await this.setFaults(vmid, {noBoot: false})
   }
 
   snapshots(vmid: number): string[] {
@@ -302,11 +352,45 @@ export class HostRuntime implements VmBackend {
 
   /** The host-side faults in force for a VM. */
   faults(vmid: number): VmFaults {
+    let faults: VmFaults
     try {
-      return JSON.parse(readFileSync(this.file(vmid, 'faults.json'), 'utf8')) as VmFaults
+      faults = JSON.parse(readFileSync(this.file(vmid, 'faults.json'), 'utf8')) as VmFaults
     } catch {
       return {}
     }
+
+    // The holder goes with the boot that ran it (a reboot ends every process).
+    if (faults.dpkgLock && !this.inVm(vmid, DPKG_LOCK_PID)) delete faults.dpkgLock
+    return faults
+  }
+
+  /** Whether a path exists inside the running VM. */
+  private inVm(vmid: number, file: string): boolean {
+    const init = this.initPid(vmid)
+    return init !== undefined && existsSync(`/proc/${init}/root${file}`)
+  }
+
+  /** The running boot's id, as the guest sees it in /proc/sys/kernel/random/boot_id. */
+  bootId(vmid: number): string | undefined {
+    const init = this.initPid(vmid)
+    if (init === undefined) return undefined
+    try {
+      return readFileSync(`/proc/${init}/root/run/kp-lab/boot_id`, 'utf8').trim()
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The VM runs but its boot hangs (the no-boot fault): no init, nothing answers. */
+  hungAtBoot(vmid: number): boolean {
+    return this.supervisorPid(vmid) !== undefined && existsSync(this.file(vmid, NO_BOOT_FILE))
+  }
+
+  /** The kubelet-not-ready-after-reboot fault applies now: the VM booted again since it was set. */
+  kubeletHeldNotReady(vmid: number): boolean {
+    const f = this.faults(vmid)
+    const boot = this.bootId(vmid)
+    return f.kubeletNotReadyAfterReboot === true && boot !== undefined && boot !== f.kubeletFaultBootId
   }
 
   /** The agent's view: the init's PID while the guest is booted and the agent is not faulted. */
@@ -351,13 +435,37 @@ export class HostRuntime implements VmBackend {
 
   async setFaults(vmid: number, faults: VmFaults): Promise<void> {
     this.requireDisk(vmid)
-    const {dropNextSshSessions, ...kept} = {...this.faults(vmid), ...faults}
+    const before = this.faults(vmid)
+    const {dropNextSshSessions, ...merged} = {...before, ...faults}
+    if (faults.kubeletNotReadyAfterReboot && !before.kubeletNotReadyAfterReboot) merged.kubeletFaultBootId = this.bootId(vmid) ?? ''
+    if (faults.dpkgLock === true && !before.dpkgLock) await this.holdDpkgLock(vmid)
+    if (faults.dpkgLock === false && before.dpkgLock) await this.releaseDpkgLock(vmid)
+    // Only what is in force is kept (false and undefined say "off").
+    const kept = Object.fromEntries(Object.entries(merged).filter(([k, v]) => v !== false && v !== undefined && (k !== 'kubeletFaultBootId' || merged.kubeletNotReadyAfterReboot))) as VmFaults
     writeFileSync(this.file(vmid, 'faults.json'), `${JSON.stringify(kept)}\n`)
+    if (kept.noBoot) writeFileSync(this.file(vmid, NO_BOOT_FILE), '')
+    else await removeTree(this.file(vmid, NO_BOOT_FILE))
     this.writeRebootDelay(vmid, kept.rebootDelaySeconds ?? this.options.rebootDelaySeconds)
     if (dropNextSshSessions !== undefined) {
       const {code, stderr} = await this.guestExec(vmid, ['/bin/sh', '-c', 'printf "%s\\n" "$1" > /run/kp-lab/ssh-drop', 'sh', String(dropNextSshSessions)])
       if (code !== 0) throw new ExternalCommandError(`VM ${vmid}: cannot set the SSH drop fault: ${stderr.trim()}`)
     }
+  }
+
+  private async holdDpkgLock(vmid: number): Promise<void> {
+    if (!this.booted(vmid)) throw new UsageError(`VM ${vmid} is not up: a dpkg lock needs a running guest`)
+    const started = await this.guestExec(vmid, ['/bin/sh', '-c', 'setsid -f perl -e "$1" </dev/null >/dev/null 2>&1', 'sh', DPKG_LOCK_HOLDER])
+    if (started.code !== 0) throw new ExternalCommandError(`VM ${vmid}: cannot start the dpkg lock holder: ${started.stderr.trim()}`)
+    const deadline = Date.now() + 10_000
+    while (!this.inVm(vmid, DPKG_LOCK_PID)) {
+      if (Date.now() > deadline) throw new ExternalCommandError(`VM ${vmid}: the dpkg lock holder did not take the lock (is apt or dpkg running?)`)
+      await sleep(50)
+    }
+  }
+
+  private async releaseDpkgLock(vmid: number): Promise<void> {
+    if (!this.inVm(vmid, DPKG_LOCK_PID)) return
+    await this.guestExec(vmid, ['/bin/sh', '-c', `kill "$(cat ${DPKG_LOCK_PID})" && rm -f ${DPKG_LOCK_PID}`])
   }
 
   /** Cuts every open SSH connection to the VM now (sshd's listener stays). Returns how many. */

@@ -34,6 +34,8 @@ export const CNI_CONFLIST = `${JSON.stringify({
 
 export interface LabVmState extends LabVm {
   booted: boolean
+  /** The VM's kubelet runs but must not turn Ready (kp lab fault --kubelet-not-ready-after-reboot, after that reboot). */
+  kubeletNotReady?: boolean
 }
 
 export interface KubeletsOptions {
@@ -139,8 +141,9 @@ export class LabKubelets {
     for (const node of kube.list<Node>('nodes')) {
       const name = node.metadata.name
       const vm = vms.get(name)
-      const ready = !this.down.has(name) && (vm === undefined || (vm.booted && vm.serviceActive('kubelet.service')))
-      this.report(kube, `demo/${name}`, name, ready, this.down.has(name) ? 'kubelet down (fault)' : 'kubelet stopped')
+      const held = vm?.kubeletNotReady === true
+      const ready = !this.down.has(name) && !held && (vm === undefined || (vm.booted && vm.serviceActive('kubelet.service')))
+      this.report(kube, `demo/${name}`, name, ready, this.down.has(name) ? 'kubelet down (fault)' : held ? 'kubelet not ready after reboot (fault)' : 'kubelet stopped')
     }
   }
 
@@ -165,9 +168,21 @@ export class LabKubelets {
         // The etcd mirror pod follows the real member's container, as the kubelet's status of the static pod does.
         if (kubelet && member?.role === 'control-plane' && this.options.pods) kube.containerRunning('kube-system', `etcd-${name}`, this.options.pods.running(vm.vmid))
         const cni = up && hasCniConfig(vm)
-        const ready = kubelet && ours && cni && !this.down.has(name)
-        const why = !up ? 'VM down' : !kubelet ? 'kubelet stopped' : !ours ? 'kubelet not configured for this cluster' : this.down.has(name) ? 'kubelet down (fault)' : 'no CNI configuration in /etc/cni/net.d'
-        this.report(kube, `${record.name}/${name}`, name, ready, why, kubelet && ours && !cni && !this.down.has(name))
+        const held = this.down.has(name) || vm?.kubeletNotReady === true
+        const ready = kubelet && ours && cni && !held
+        const why = !up
+          ? 'VM down'
+          : !kubelet
+            ? 'kubelet stopped'
+            : !ours
+              ? 'kubelet not configured for this cluster'
+              : this.down.has(name)
+                ? 'kubelet down (fault)'
+                : held
+                  ? 'kubelet not ready after reboot (fault)'
+                  : 'no CNI configuration in /etc/cni/net.d'
+        // The fault's kubelet runs and posts NotReady (Ready=False), unlike a silent one (Unknown).
+        this.report(kube, `${record.name}/${name}`, name, ready, why, kubelet && ours && ((!cni && !held) || (vm?.kubeletNotReady === true && !this.down.has(name))))
       }
     }
   }

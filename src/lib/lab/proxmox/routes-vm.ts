@@ -411,8 +411,10 @@ export const vmRoutes: Record<string, Handler> = {
     if (params.skiplock !== '1') checkLock(vm)
     if (!(await syncRunning(lab, vm))) return
     await ctx.spend()
-    // forceStop only matters when the guest ignores the request until the timeout; the lab's guests don't.
-    await lab.backend.shutdown(vm.vmid)
+    // forceStop and timeout matter when the guest ignores the ACPI request: a lab VM whose boot hangs
+    // (kp lab fault --no-boot) does, as a real guest stuck before its OS runs.
+    const timeout = params.timeout === undefined ? undefined : Number(params.timeout) * 1000
+    await lab.backend.shutdown(vm.vmid, {forceStop: params.forceStop === '1', ...(timeout === undefined ? {} : {timeoutMs: timeout})})
     markStopped(lab, vm)
   }),
 
