@@ -147,6 +147,8 @@ describe.skipIf(!isRoot)('lab updates and patch faults', () => {
     const seconds = (Date.now() - rollbackStarted) / 1000
     console.log(`updates-lab: kp vm rollback of the hung VM took ${seconds.toFixed(0)} s`)
     expect(rollback.code, rollback.stderr + rollback.stdout).toBe(0)
+    // No guest agent answers a hung boot: kp stops the VM at once instead of waiting out a shutdown.
+    expect(rollback.stdout + rollback.stderr).toMatch(/stop VM \d+: its guest agent does not answer/)
     await ssh.waitUp(IP, 120_000)
     expect(await bootId()).not.toBe(before)
     expect((await vmStatus()).faults).not.toHaveProperty('noBoot')

@@ -35,7 +35,7 @@ const rollBack: Step<VmOpsFacts, VmOpsParams> = {
     const node = nodeOf(ctx, ctx.target)
     const running = ctx.facts.vms[node.name]?.status === 'running'
     return [
-      ...(running ? [`shut VM ${node.vmid} down (up to ${SHUTDOWN_TIMEOUT_S} s, then stop)`] : []),
+      ...(running ? [`shut VM ${node.vmid} down (up to ${SHUTDOWN_TIMEOUT_S} s, then stop; stopped at once when its guest agent does not answer)`] : []),
       `roll VM ${node.vmid} back to ${String(ctx.params.snapshot)}: every change since then is lost`,
       ...(running ? [`start VM ${node.vmid} again`] : []),
     ]
@@ -49,7 +49,13 @@ const rollBack: Step<VmOpsFacts, VmOpsParams> = {
     ctx.recordPreState({running: ctx.facts.vms[node.name]?.status === 'running'})
     const wasRunning = ctx.preState?.running === true
     if ((await pve.status(node.pveNode, node.vmid)).status === 'running') {
-      await ctx.mutate(`shut VM ${node.vmid} down`, () => pve.shutdown(node.pveNode, node.vmid, SHUTDOWN_TIMEOUT_S))
+      // A guest whose boot hangs (the reason for many a rollback) ignores ACPI: a shutdown would only
+      // wait out its timeout. Without an answering guest agent there is nothing to shut down cleanly.
+      if (await pve.agentPing(node.pveNode, node.vmid)) {
+        await ctx.mutate(`shut VM ${node.vmid} down`, () => pve.shutdown(node.pveNode, node.vmid, SHUTDOWN_TIMEOUT_S))
+      } else {
+        await ctx.mutate(`stop VM ${node.vmid}: its guest agent does not answer, so a clean shutdown cannot be asked`, () => pve.stop(node.pveNode, node.vmid))
+      }
     }
 
     await ctx.mutate(`roll VM ${node.vmid} back to ${name}`, () => pve.rollback(node.pveNode, node.vmid, name))
