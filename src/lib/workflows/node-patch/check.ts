@@ -11,7 +11,7 @@ import {DeadlineError, errorMessage, ExitCode, KpError, RefusedError} from '../.
 import {warn} from '../../warnings.js'
 import {refusalOf} from '../node-drain/preflight.js'
 import {isCordoned} from '../node-drain/facts.js'
-import {clusterProblems} from './cluster.js'
+import {clusterProblems, workloadsPending} from './cluster.js'
 import {type PatchFacts, type PatchParams, type PatchUnit, roleOf, settingsOf, targets, type Verdict} from './facts.js'
 import {readPackages} from './node.js'
 
@@ -47,7 +47,8 @@ async function decide(ctx: PatchUnit): Promise<Verdict> {
   const upgrade = pendingCount(report.simulation) > 0 || report.dpkgInterrupted
   const reboot = wantsReboot(policy, report.rebootRequired, upgrade)
   if (policy === 'never' && report.rebootRequired) warn(`${node} waits for a reboot (${report.rebootPackages.join(', ') || '/var/run/reboot-required'}); --reboot never leaves it so`)
-  return {idle: !upgrade && !reboot, packages: describeChanges(report.simulation), reboot, rebootPackages: report.rebootPackages}
+  const unhealthyBefore = (await workloadsPending(kube, ctx.signal)).map((p) => p.key)
+  return {idle: !upgrade && !reboot, packages: describeChanges(report.simulation), reboot, rebootPackages: report.rebootPackages, unhealthyBefore}
 }
 
 /** The dry run's verdicts, for the later steps' checks (a dry run journals no pre-state). */

@@ -36,18 +36,25 @@ export async function clusterProblems(kube: Kube, node: string, controlPlane: bo
   ]
 }
 
+/** A workload that is not back yet: `key` names it ("PodDisruptionBudget shop/web"), `text` says how far it is. */
+export interface Pending {
+  key: string
+  text: string
+}
+
 /** What is not back yet: budgets below their desired healthy count, Deployments not fully available. */
-export async function workloadsPending(kube: Kube, signal: AbortSignal): Promise<string[]> {
+export async function workloadsPending(kube: Kube, signal: AbortSignal): Promise<Pending[]> {
   const [pdbs, deployments] = await Promise.all([kube.listPdbs({signal}), kube.listDeployments({signal})])
-  const out: string[] = []
+  const out: Pending[] = []
   for (const pdb of pdbs) {
     const s = pdb.status
-    if (s && s.expectedPods > 0 && s.currentHealthy < s.desiredHealthy) out.push(`PodDisruptionBudget ${pdb.metadata?.namespace}/${pdb.metadata?.name} has ${s.currentHealthy} of ${s.desiredHealthy} healthy pods`)
+    const key = `PodDisruptionBudget ${pdb.metadata?.namespace}/${pdb.metadata?.name}`
+    if (s && s.expectedPods > 0 && s.currentHealthy < s.desiredHealthy) out.push({key, text: `${key} has ${s.currentHealthy} of ${s.desiredHealthy} healthy pods`})
   }
 
   for (const d of deployments) {
     const finding = deploymentFinding(d)
-    if (finding) out.push(finding.text)
+    if (finding) out.push({key: `Deployment ${d.metadata?.namespace}/${d.metadata?.name}`, text: finding.text})
   }
 
   return out

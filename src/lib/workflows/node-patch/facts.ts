@@ -52,6 +52,11 @@ export interface Verdict extends Record<string, unknown> {
   rebootPackages: string[]
   /** A dry run's check would stop the run at this node (a refusal, --not-after). */
   stopped?: boolean
+  /**
+   * Workloads already short before this node was touched: the wait after it does not hold the
+   * rollout hostage to them (it would time out on every node), it names them instead.
+   */
+  unhealthyBefore?: string[]
 }
 
 export type PatchContext = RunContext<PatchFacts, PatchParams>

@@ -10,7 +10,7 @@ import {pendingCount} from '../../apt.js'
 import type {Step} from '../../engine/types.js'
 import {warn} from '../../warnings.js'
 import {waitFor} from '../bootstrap/wait.js'
-import {idle} from './check.js'
+import {idle, verdictOf} from './check.js'
 import {apiProblems, etcdProblems, workloadsPending} from './cluster.js'
 import {type PatchFacts, type PatchParams, type PatchUnit, roleOf, settingsOf, targets, waitMs} from './facts.js'
 import {readPackages} from './node.js'
@@ -47,8 +47,10 @@ export const uncordonNode: Step<PatchFacts, PatchParams> = {
     }
 
     const controlPlane = roleOf(ctx, node) === 'control-plane'
+    const before = new Set(verdictOf(ctx)?.unhealthyBefore ?? [])
+    if (before.size > 0) ctx.log(`not waiting for what was short before ${node} was touched: ${[...before].join(', ')}`)
     await waitFor(`the workloads after ${node}`, async () => {
-      const pending = await workloadsPending(kube, ctx.signal)
+      const pending = (await workloadsPending(kube, ctx.signal)).filter((p) => !before.has(p.key)).map((p) => p.text)
       // Between control planes: the API and etcd healthy, this node's member included.
       if (controlPlane) pending.push(...(await apiProblems(kube, ctx.signal)), ...(await etcdProblems(kube, undefined, false, ctx.signal)))
       return pending.length === 0 ? true : pending.join('; ')
