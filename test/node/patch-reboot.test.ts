@@ -42,13 +42,27 @@ function fakeSession(node: Node): SshSession {
   }
 }
 
-function unit(node: Node, preState: Record<string, unknown> | undefined, options: {ready?: boolean} = {}) {
+interface ControlPlane {
+  /** /readyz answers that etcd failed this many times first (the member is still starting after the boot). */
+  etcdStarting: number
+  readyzCalls: number
+}
+
+function unit(node: Node, preState: Record<string, unknown> | undefined, options: {controlPlane?: ControlPlane; ready?: boolean} = {}) {
   let state = preState
+  const cp = options.controlPlane
   const ready = {metadata: {name: 'w1'}, status: {conditions: [{status: options.ready === false ? 'False' : 'True', type: 'Ready'}], nodeInfo: {kubeletVersion: 'v1.31.8'}}}
   const ctx = {
     dryRun: false,
-    facts: {node: ready, order: ['w1'], patch: {kind: 'upgrade', lockSeconds: 1, policy: 'if-required', snapshots: true}, roles: {}},
-    kube: async () => ({getNode: async () => ready}),
+    facts: {node: ready, order: ['w1'], patch: {kind: 'upgrade', lockSeconds: 1, policy: 'if-required', snapshots: true}, roles: cp ? {w1: 'control-plane'} : {}},
+    kube: async () => ({
+      getNode: async () => ready,
+      async health() {
+        cp!.readyzCalls += 1
+        return cp!.readyzCalls <= cp!.etcdStarting ? {body: '[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed', ok: false, status: 500} : {body: 'ok', ok: true, status: 200}
+      },
+      listPods: async () => [],
+    }),
     log: () => {},
     memo: <T>(_key: string, make: () => T) => make(),
     mutate: async <T>(_d: string, fn: () => Promise<T> | T) => fn(),
@@ -105,6 +119,13 @@ describe('node-patch: Reboot the node', () => {
     const node: Node = {bootIds: ['before'], commands: [], marker: false, reboots: 0}
     await rebootNode.run(unit(node, {bootId: 'before', kubeletVersion: 'v1.31.8'}))
     expect(node.reboots).toBe(1)
+  })
+
+  it('a control plane is back only once /readyz passes again (its etcd member serving): Ready alone is not enough for the uncordon, a write', async () => {
+    const node: Node = {bootIds: ['before'], commands: [], marker: false, reboots: 0}
+    const controlPlane: ControlPlane = {etcdStarting: 2, readyzCalls: 0}
+    await rebootNode.run(unit(node, undefined, {controlPlane}))
+    expect(controlPlane.readyzCalls).toBe(3)
   })
 
   it('a node not Ready after its reboot: the error names it, the runbook section, the rollback command and kp resume', async () => {

@@ -11,7 +11,8 @@ import {errorMessage, ExitCode, KpError} from '../../errors.js'
 import {abortableSleep} from '../../ssh/reboot.js'
 import {isReady, waitFor} from '../bootstrap/wait.js'
 import {idle, verdictOf} from './check.js'
-import {type PatchFacts, type PatchParams, type PatchUnit, settingsOf, targets, waitMs} from './facts.js'
+import {apiProblems, etcdProblems} from './cluster.js'
+import {type PatchFacts, type PatchParams, type PatchUnit, roleOf, settingsOf, targets, waitMs} from './facts.js'
 import {REBOOT_MARKER} from './node.js'
 
 const REBOOT_TIMEOUT_MS = 10 * 60_000
@@ -128,6 +129,14 @@ async function waitBack(ctx: PatchUnit, before: RebootState): Promise<void> {
       if (before.kubeletVersion && version !== before.kubeletVersion) return `${node}'s kubelet is ${version ?? 'unknown'}, not ${before.kubeletVersion} as before the reboot`
       return true
     }, {intervalMs: 1000, log: (line) => ctx.log(line), signal: ctx.signal, timeoutMs})
+    // A control plane's node can read Ready before its etcd member and API server are serving again
+    // (the status comes through another API server, or from the cache): the uncordon is a write.
+    if (roleOf(ctx, node) === 'control-plane') {
+      await waitFor(`the API and etcd after ${node}'s reboot`, async () => {
+        const problems = [...(await apiProblems(kube, ctx.signal)), ...(await etcdProblems(kube, undefined, false, ctx.signal))]
+        return problems.length === 0 ? true : problems.join('; ')
+      }, {intervalMs: 1000, log: (line) => ctx.log(line), signal: ctx.signal, timeoutMs})
+    }
   } catch (error) {
     if (ctx.signal.aborted) throw error
     throw notBack(ctx, errorMessage(error))
