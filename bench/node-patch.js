@@ -2,7 +2,9 @@
 // kp node patch --all on the lab: 1 control plane and 3 workers with Deployments and budgets, a
 // kernel-like update that asks for a reboot and a real Debian package published into the lab's
 // repository. Prints each node's time and each step's share of it (from the run's journal), and kp's
-// own overhead: the node's time less the package upgrade, the reboot and the wait for the workloads.
+// own overhead: the node's time less the drain (the pods' termination), the package upgrade, the
+// reboot and the wait for the workloads — what is left is the check (apt-get update and -s included)
+// and the snapshot.
 // Then a second run (nothing to do). Root only. Run alone with `node bench/node-patch.js` (after
 // npm run build).
 import {execFileSync, spawnSync} from 'node:child_process'
@@ -50,8 +52,9 @@ export function benchNodePatch({env, kpBin, log}) {
     log('node'.padEnd(8), 'total'.padStart(8), ...stepIds.map((id) => id.padStart(10)), 'kp overhead'.padStart(12))
     for (const [node, steps] of Object.entries(byNode)) {
       const total = Object.values(steps).reduce((a, b) => a + b, 0)
-      // What kp cannot make faster: apt's own work, the reboot, and the workloads becoming available again.
-      const outside = (steps.upgrade ?? 0) + (steps.reboot ?? 0) + (steps.uncordon ?? 0)
+      // What kp cannot make faster: the pods' termination (the drain waits for it, as kubectl drain does),
+      // apt's own work, the reboot, and the workloads becoming available again.
+      const outside = (steps.drain ?? 0) + (steps.upgrade ?? 0) + (steps.reboot ?? 0) + (steps.uncordon ?? 0)
       log(node.padEnd(8), `${total.toFixed(1)} s`.padStart(8), ...stepIds.map((id) => `${(steps[id] ?? 0).toFixed(1)} s`.padStart(10)), `${(total - outside).toFixed(1)} s`.padStart(12))
     }
 

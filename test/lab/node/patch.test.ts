@@ -223,6 +223,37 @@ describe.skipIf(!isRoot)('kp node patch on a lab with workloads and budgets', ()
     await until('w3 Ready', async () => (await nodes()).items.find((n) => n.metadata.name === 'w3')?.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True') === true, 120_000)
   }, 30 * 60_000)
 
+  it('a dpkg lock someone else holds: waited for, then the run fails naming the holder; once it is gone kp resume finishes', async () => {
+    expect((await kp(['lab', 'publish-update', KERNEL])).code).toBe(0)
+    expect((await kp(['lab', 'fault', 'w1', '--dpkg-lock'])).code).toBe(0)
+    const locked = await kp(['node', 'patch', 'w1', '--yes', '--lock-timeout', '5'], 10 * 60_000)
+    expect(locked.code, locked.stderr + locked.stdout).toBe(1)
+    expect(locked.stderr).toMatch(/w1/)
+    expect(locked.stderr).toMatch(/unattended-upgr/)
+    expect(await cordoned()).toEqual(['w1'])
+    expect((await kp(['lab', 'fault', 'w1', '--dpkg-unlock'])).code).toBe(0)
+    const resume = await kp(['resume', '--yes'], 10 * 60_000)
+    expect(resume.code, resume.stderr + resume.stdout).toBe(0)
+    expect(await cordoned()).toEqual([])
+    expect(await versions('w1', KERNEL)).toMatch(/\+kplab/)
+  }, 20 * 60_000)
+
+  it('a kubelet that stays NotReady after the reboot: stopped, cordoned; fixed, kp resume finishes', async () => {
+    expect((await kp(['lab', 'publish-update', KERNEL])).code).toBe(0)
+    expect((await kp(['lab', 'fault', 'w2', '--kubelet-not-ready-after-reboot'])).code).toBe(0)
+    const bootsBefore = await boots('w2')
+    const failed = await kp(['node', 'patch', 'w2', '--yes'], 10 * 60_000, {KP_PATCH_WAIT_MS: '30000'})
+    expect(failed.code, failed.stderr + failed.stdout).toBe(1)
+    expect(failed.stderr).toMatch(/w2 is not back after its reboot: .*w2 is not Ready/)
+    expect(await cordoned()).toEqual(['w2'])
+    expect((await kp(['lab', 'fault', 'w2', '--kubelet-up'])).code).toBe(0)
+    const resume = await kp(['resume', '--yes'], 10 * 60_000)
+    expect(resume.code, resume.stderr + resume.stdout).toBe(0)
+    expect(await cordoned()).toEqual([])
+    // Rebooted once, not again by the resume.
+    expect(await boots('w2')).toBe(bootsBefore + 1)
+  }, 20 * 60_000)
+
   it("sent Proxmox only requests the real API schema accepts", () => {
     const log = requests()
     expect(log.some((r) => r.method === 'POST' && /\/snapshot$/.test(r.path))).toBe(true)
