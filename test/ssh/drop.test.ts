@@ -71,6 +71,8 @@ describe.skipIf(skip)('a dropped SSH session', () => {
     dropFile = counter('connection-drop')
     labDropFile = counter('lab-drop')
     // Every process of this session and connection that runs as the user: its sshd included, so the TCP connection drops.
+    // Killed outermost first: the session's sshd waits for this script before it runs the command, so
+    // killing the script's own parent first could let the command start (and even finish) in between.
     userRc(users.sudoer, [
       `f=${dropFile}`,
       'exec 9<>"$f"; flock 9',
@@ -78,7 +80,7 @@ describe.skipIf(skip)('a dropped SSH session', () => {
       'if [ "$n" -gt 0 ] 2>/dev/null; then',
       '  echo $((n - 1)) >"$f"',
       '  me=$(id -u); pid=$PPID; ours=',
-      '  while [ "$pid" -gt 1 ] && [ "$(stat -c %u "/proc/$pid")" = "$me" ]; do ours="$ours $pid"; pid=$(awk \'{ print $4 }\' "/proc/$pid/stat"); done',
+      '  while [ "$pid" -gt 1 ] && [ "$(stat -c %u "/proc/$pid")" = "$me" ]; do ours="$pid $ours"; pid=$(awk \'{ print $4 }\' "/proc/$pid/stat"); done',
       '  kill -9 $ours',
       '  exit 1',
       'fi',
