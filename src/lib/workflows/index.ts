@@ -11,6 +11,7 @@ import type {AnyWorkflow} from '../engine/types.js'
  */
 export const builtIn = {
   bootstrap: async () => (await import('./bootstrap/index.js')).bootstrap,
+  'certs-rotate': async () => (await import('./certs-rotate/index.js')).certsRotate,
   'etcd-backup': async () => (await import('./etcd-backup/index.js')).etcdBackup,
   'etcd-restore': async () => (await import('./etcd-restore/index.js')).etcdRestore,
   'node-cordon': async () => (await import('./node-drain/node-cordon.js')).nodeCordon,

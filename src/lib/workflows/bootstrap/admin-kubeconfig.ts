@@ -9,11 +9,11 @@ import {copyFile} from 'node:fs/promises'
 
 import {writeFileAtomic} from '../../atomic-write.js'
 
-import type {Step} from '../../engine/types.js'
+import type {Step, UnitContext} from '../../engine/types.js'
 import {kubeconfigOf} from '../../kube/from-config.js'
 import {type BootstrapContext, type BootstrapFacts, type BootstrapParams, firstControlPlane} from './facts.js'
 
-const ADMIN_CONF = '/etc/kubernetes/admin.conf'
+export const ADMIN_CONF = '/etc/kubernetes/admin.conf'
 
 export function adminKubeconfigPath(ctx: BootstrapContext): string {
   return kubeconfigOf(ctx.config, ctx.stateDir)
@@ -24,19 +24,26 @@ export const fetchAdminKubeconfig: Step<BootstrapFacts, BootstrapParams> = {
   title: 'Fetch the admin kubeconfig',
   plan: (ctx) => [`copy ${ADMIN_CONF} from ${firstControlPlane(ctx).name} to ${adminKubeconfigPath(ctx)} (0600)`],
   async run(ctx) {
-    const cp = firstControlPlane(ctx)
-    const session = await ctx.ssh(cp.name)
-    const {stdout} = await session.exec(['cat', ADMIN_CONF], {secretOutput: true, signal: ctx.signal, sudo: true})
-    if (!/^kind:\s*Config\s*$/m.test(stdout)) throw new Error(`${cp.name}: ${ADMIN_CONF} is not a kubeconfig`)
-    const file = adminKubeconfigPath(ctx)
-    const old = existsSync(file) ? readFileSync(file, 'utf8') : undefined
-    if (old === stdout) {
-      ctx.log(`${file} is up to date`)
-      return
-    }
-
-    // The old file is copied aside before the new one replaces it: at no moment is there none.
-    await ctx.mutate(`write ${file}`, () => writeFileAtomic(file, stdout, {beforeRename: () => (old === undefined ? undefined : copyFile(file, `${file}.bak`)), dirMode: 0o700, mode: 0o600}))
-    ctx.log(`admin kubeconfig: ${file}${old === undefined ? '' : ` (the previous one is ${file}.bak)`}`)
+    await copyAdminConf(ctx, firstControlPlane(ctx).name, adminKubeconfigPath(ctx))
   },
+}
+
+/**
+ * admin.conf of `node` into `file` (0600, whole or not at all, a different old file kept as .bak);
+ * false when it was up to date. Also certs-rotate's way to hand the operator the renewed one.
+ */
+export async function copyAdminConf(ctx: UnitContext<unknown>, node: string, file: string): Promise<boolean> {
+  const session = await ctx.ssh(node)
+  const {stdout} = await session.exec(['cat', ADMIN_CONF], {secretOutput: true, signal: ctx.signal, sudo: true})
+  if (!/^kind:\s*Config\s*$/m.test(stdout)) throw new Error(`${node}: ${ADMIN_CONF} is not a kubeconfig`)
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : undefined
+  if (old === stdout) {
+    ctx.log(`${file} is up to date`)
+    return false
+  }
+
+  // The old file is copied aside before the new one replaces it: at no moment is there none.
+  await ctx.mutate(`write ${file}`, () => writeFileAtomic(file, stdout, {beforeRename: () => (old === undefined ? undefined : copyFile(file, `${file}.bak`)), dirMode: 0o700, mode: 0o600}))
+  ctx.log(`admin kubeconfig: ${file}${old === undefined ? '' : ` (the previous one is ${file}.bak)`}`)
+  return true
 }

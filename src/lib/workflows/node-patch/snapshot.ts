@@ -4,14 +4,14 @@
  * snapshots of this VM beyond maintenance.snapshotKeep, never another one.
  */
 import {findNode, pveNodeOf} from '../../config/nodes.js'
-import type {Step} from '../../engine/types.js'
+import type {Step, UnitContext} from '../../engine/types.js'
 import {UsageError} from '../../errors.js'
-import {maintenanceSnapshotDescription, snapshotsToPrune} from '../../vm/maintenance-snapshots.js'
+import {type MaintenanceKind, maintenanceSnapshotDescription, snapshotsToPrune} from '../../vm/maintenance-snapshots.js'
 import {idle} from './check.js'
-import {type PatchFacts, type PatchParams, type PatchUnit, settingsOf, snapshotName, targets} from './facts.js'
+import {type PatchFacts, type PatchParams, settingsOf, snapshotName, targets} from './facts.js'
 
 /** The Proxmox node the VM is on now (it may have migrated since kp.yaml was written). */
-async function vmOf(ctx: PatchUnit): Promise<{pveNode: string; vmid: number}> {
+export async function vmOf(ctx: Pick<UnitContext, 'config' | 'pve' | 'target'>): Promise<{pveNode: string; vmid: number}> {
   const node = findNode(ctx.config.config, ctx.target!)
   const vm = (await (await ctx.pve()).vms()).find((v) => v.vmid === node.vmid)
   if (!vm) throw new UsageError(`node ${node.name} has no VM ${node.vmid} in Proxmox`, {hint: 'kp vm list shows what exists; --no-snapshot patches without a snapshot'})
@@ -27,24 +27,29 @@ export const snapshotVm: Step<PatchFacts, PatchParams> = {
     const skip = idle(ctx)
     if (skip) return skip
     if (!settingsOf(ctx).snapshots) return ctx.config.config.proxmox ? 'no snapshot (--no-snapshot or maintenance.snapshotBeforeMaintenance: false)' : 'no proxmox section in kp.yaml'
-    const {pveNode, vmid} = await vmOf(ctx)
-    const name = snapshotName(ctx)
-    return (await (await ctx.pve()).snapshots(pveNode, vmid)).some((s) => s.name === name) ? `snapshot ${name} exists` : false
+    return snapshotTaken(ctx, snapshotName(ctx))
   },
   async plan(ctx) {
     const {vmid} = await vmOf(ctx)
     return [`snapshot VM ${vmid} as ${snapshotName(ctx)} (disk only), keeping kp's newest ${ctx.config.config.maintenance.snapshotKeep}`]
   },
-  async run(ctx) {
-    const {pveNode, vmid} = await vmOf(ctx)
-    const pve = await ctx.pve()
-    const name = snapshotName(ctx)
-    // Named in the reboot step's error: the way back for this node.
-    ctx.recordPreState({snapshot: name, vmid})
-    await ctx.mutate(`snapshot VM ${vmid} as ${name}`, () => pve.snapshot(pveNode, vmid, name, maintenanceSnapshotDescription('patch', ctx.runId, ctx.target!)))
-    const keep = ctx.config.config.maintenance.snapshotKeep
-    for (const old of snapshotsToPrune(await pve.snapshots(pveNode, vmid), keep, name)) {
-      await ctx.mutate(`delete kp's older snapshot ${old.name} of VM ${vmid} (keeping the newest ${keep})`, () => pve.deleteSnapshot(pveNode, vmid, old.name))
-    }
-  },
+  run: (ctx) => takeSnapshot(ctx, 'patch', snapshotName(ctx)),
+}
+
+/** The snapshot `name` of the unit's VM (its name in the pre-state first: the way back), then kp's retention. */
+export async function takeSnapshot(ctx: UnitContext<unknown>, kind: MaintenanceKind, name: string): Promise<void> {
+  const {pveNode, vmid} = await vmOf(ctx)
+  const pve = await ctx.pve()
+  ctx.recordPreState({snapshot: name, vmid})
+  await ctx.mutate(`snapshot VM ${vmid} as ${name}`, () => pve.snapshot(pveNode, vmid, name, maintenanceSnapshotDescription(kind, ctx.runId, ctx.target!)))
+  const keep = ctx.config.config.maintenance.snapshotKeep
+  for (const old of snapshotsToPrune(await pve.snapshots(pveNode, vmid), keep, name)) {
+    await ctx.mutate(`delete kp's older snapshot ${old.name} of VM ${vmid} (keeping the newest ${keep})`, () => pve.deleteSnapshot(pveNode, vmid, old.name))
+  }
+}
+
+/** Whether this run's snapshot of the unit's VM exists already (a resume). */
+export async function snapshotTaken(ctx: UnitContext<unknown>, name: string): Promise<string | false> {
+  const {pveNode, vmid} = await vmOf(ctx)
+  return (await (await ctx.pve()).snapshots(pveNode, vmid)).some((s) => s.name === name) ? `snapshot ${name} exists` : false
 }
