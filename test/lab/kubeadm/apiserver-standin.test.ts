@@ -123,7 +123,7 @@ describe('the kube-apiserver stand-in', () => {
 
   it('exits at once under the --apiserver-wont-start fault', async () => {
     child = spawn(process.execPath, [STANDIN, 'kube-apiserver', `--secure-port=${port}`], {env: {KPLAB_CRASH: '1', KPLAB_ROOT: root, KPLAB_UPSTREAM: '/nonexistent'}, stdio: 'ignore'})
-    const [code] = (await new Promise((resolve) => child!.once('exit', (...a) => resolve(a)))) as [number]
+    const code = await new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)))
     expect(code).toBe(1)
     expect(await served()).toBeUndefined()
   })

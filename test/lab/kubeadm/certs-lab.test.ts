@@ -3,7 +3,8 @@
  * check-expiration lists every certificate (30-day leaves: bootstrap's health check refuses fewer than 7), `renew all` renews them on disk, and the API server at
  * <node IP>:6443 keeps serving the old certificate until its manifest is moved out and back (the
  * static pod really restarted), then serves the renewed one and still authenticates the admin's
- * client certificate through the front proxy. Needs root.
+ * client certificate through the front proxy; its mirror pod follows it, and `kp lab fault
+ * --apiserver-wont-start` keeps it from coming back after a restart. Needs root.
  */
 import {X509Certificate} from 'node:crypto'
 import {request} from 'node:https'
@@ -104,5 +105,33 @@ describe.skipIf(!isRoot)('kubeadm certs and the kube-apiserver static pod in the
     })
     expect(await status(b64('client-certificate-data'), b64('client-key-data'))).toBe(200)
     expect(await status()).toBe(401)
+
+    // The mirror pod kube-apiserver-cp1, read through the cluster endpoint, follows the container.
+    const endpoint = (parseYaml(await ssh.ok(CP, 'sudo cat /etc/kubernetes/admin.conf')) as {clusters: Array<{cluster: {server: string}}>}).clusters[0]!.cluster.server
+    const mirrorReady = () => new Promise<string | undefined>((resolve, reject) => {
+      const url = new URL(`${endpoint}/api/v1/namespaces/kube-system/pods/kube-apiserver-cp1`)
+      const req = request({cert: b64('client-certificate-data'), host: url.hostname, key: b64('client-key-data'), path: url.pathname, port: url.port, rejectUnauthorized: false}, (res) => {
+        let body = ''
+        res.on('data', (d: Buffer) => (body += d.toString()))
+        res.on('end', () => resolve((JSON.parse(body) as {status?: {conditions?: Array<{type: string; status: string}>}}).status?.conditions?.find((c) => c.type === 'Ready')?.status))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    await until('mirror pod Ready', async () => (await mirrorReady()) === 'True', 30_000)
+
+    // The fault: the next start exits at once (CrashLoopBackOff); the running one is left alone.
+    const fault = await kp(['lab', 'fault', 'cp1', '--apiserver-wont-start'])
+    expect(fault.code, fault.stderr).toBe(0)
+    expect(await servedSerial()).toBe(renewed)
+    await ssh.ok(CP, 'sudo mv /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/kube-apiserver.yaml')
+    await until('kube-apiserver stopped', async () => (await servedSerial()) === undefined, 60_000)
+    await ssh.ok(CP, 'sudo mv /etc/kubernetes/kube-apiserver.yaml /etc/kubernetes/manifests/kube-apiserver.yaml')
+    await new Promise((resolve) => setTimeout(resolve, 5000))
+    expect(await servedSerial()).toBeUndefined()
+    await until('mirror pod not Ready', async () => (await mirrorReady()) === 'False', 30_000)
+    const cleared = await kp(['lab', 'fault', 'cp1', '--apiserver-starts'])
+    expect(cleared.code, cleared.stderr).toBe(0)
+    await until('kube-apiserver serving again', async () => (await servedSerial()) === renewed, 60_000)
   }, 240_000)
 })
