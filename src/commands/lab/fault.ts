@@ -22,6 +22,7 @@ API faults apply to every call; VM, kubelet and etcd faults to the nodes named. 
     '<%= config.bin %> <%= command.id %> --block-pdb default/web --stuck-pod default/debug',
     '<%= config.bin %> <%= command.id %> w1 --kubelet-down',
     '<%= config.bin %> <%= command.id %> cp1 --etcd-down',
+    '<%= config.bin %> <%= command.id %> cp2 --apiserver-wont-start',
     '<%= config.bin %> <%= command.id %> --clear',
   ]
 
@@ -40,6 +41,8 @@ API faults apply to every call; VM, kubelet and etcd faults to the nodes named. 
     'dpkg-lock': Flags.boolean({description: "A process in the VMs holds dpkg's locks as apt does: apt-get and dpkg fail with \"Could not get lock … It is held by process N\"."}),
     'dpkg-unlock': Flags.boolean({description: 'The process holding the dpkg locks ends.'}),
     'drop-ssh': Flags.boolean({description: 'Cut the open SSH sessions to the VMs now.'}),
+    'apiserver-starts': Flags.boolean({description: "The nodes' kube-apiserver starts normally again (the lab kubelet's back-off is reset)."}),
+    'apiserver-wont-start': Flags.boolean({description: "The nodes' kube-apiserver exits at once whenever the lab kubelet starts it next (after its manifest is moved back, a reboot): CrashLoopBackOff."}),
     'etcd-down': Flags.boolean({description: "The nodes' etcd member is stopped (SIGTERM) and the lab kubelet does not start it again."}),
     'etcd-up': Flags.boolean({description: "The nodes' etcd member is started again from its static pod manifest."}),
     'fail-task': Flags.string({description: 'The next Proxmox task of this type fails (qmclone, qmstart, qmreboot, resize, qmsnapshot…).'}),
@@ -65,7 +68,7 @@ API faults apply to every call; VM, kubelet and etcd faults to the nodes named. 
     const f = this.flags
     const rate = (flag: string | undefined) => (flag === undefined ? undefined : Number(flag))
     const result = await labFault(this.stateDir, {
-      agentDown: f['agent-down'], agentUp: f['agent-up'], apiErrorAfter: f['api-error-after'], apiErrorMethod: f['api-error-method'], apiErrorRate: rate(f['api-error-rate']),
+      agentDown: f['agent-down'], agentUp: f['agent-up'], apiserverStarts: f['apiserver-starts'], apiserverWontStart: f['apiserver-wont-start'], apiErrorAfter: f['api-error-after'], apiErrorMethod: f['api-error-method'], apiErrorRate: rate(f['api-error-rate']),
       apiErrorStatus: f['api-error-status'], apiLatency: f['api-latency'], apiLockContention: rate(f['api-lock-contention']),
       blockPdb: f['block-pdb'], clear: f.clear, dpkgLock: f['dpkg-lock'], dpkgUnlock: f['dpkg-unlock'], dropNextSsh: f['drop-next-ssh'], dropSsh: f['drop-ssh'], etcdDown: f['etcd-down'], etcdUp: f['etcd-up'], failTask: f['fail-task'], failTaskMessage: f['fail-task-message'],
       kubeErrorRate: rate(f['kube-error-rate']), kubeErrorStatus: f['kube-error-status'], kubeLatency: f['kube-latency'], kubeletDown: f['kubelet-down'], kubeletNotReadyAfterReboot: f['kubelet-not-ready-after-reboot'],

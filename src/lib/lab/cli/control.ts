@@ -41,6 +41,8 @@ export interface LabEtcdState {
   clusters: Array<{leader?: string; members: LabEtcdMember[]; name: string}>
   /** VMs whose etcd is kept stopped (kp lab fault NODE --etcd-down). */
   down: string[]
+  /** VMs whose kube-apiserver exits at every start (kp lab fault NODE --apiserver-wont-start). */
+  apiserverWontStart?: string[]
 }
 
 export interface LabState {
@@ -63,6 +65,8 @@ export interface FaultRequest {
   kubelets?: Record<string, boolean>
   /** VMID → etcd member kept stopped (true) or started again (false). */
   etcd?: Record<string, boolean>
+  /** VMID → kube-apiserver exits at every start (true) or starts normally again (false). */
+  apiserver?: Record<string, boolean>
 }
 
 export interface FaultResult {

@@ -94,6 +94,9 @@ export interface FaultFlags {
   noBoot?: boolean
   /** Stop the nodes' etcd member and keep it stopped. */
   etcdDown?: boolean
+  /** The nodes' kube-apiserver exits at once from its next start on (CrashLoopBackOff). */
+  apiserverWontStart?: boolean
+  apiserverStarts?: boolean
   etcdUp?: boolean
   failTask?: string
   failTaskMessage?: string
@@ -109,7 +112,7 @@ export interface FaultFlags {
 }
 
 const VM_FLAGS = ['agentDown', 'agentUp', 'dpkgLock', 'dpkgUnlock', 'dropNextSsh', 'dropSsh', 'kubeletNotReadyAfterReboot', 'noBoot', 'rebootDelay'] as const
-const KUBELET_FLAGS = ['kubeletDown', 'kubeletUp', 'etcdDown', 'etcdUp'] as const
+const KUBELET_FLAGS = ['kubeletDown', 'kubeletUp', 'etcdDown', 'etcdUp', 'apiserverWontStart', 'apiserverStarts'] as const
 const KUBE_FLAGS = ['blockPdb', 'kubeErrorRate', 'kubeLatency', 'stuckPod'] as const
 
 /** `200` or `100-800` → a latency the fakes understand; 0 → none. */
@@ -133,7 +136,7 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
   if (flags.nodes.length > 0 && vmFlagsGiven.length === 0 && kubeletFlagsGiven.length === 0 && !flags.clear) {
     throw new UsageError(
       'say which fault the nodes get: --agent-down, --agent-up, --reboot-delay, --drop-ssh, --drop-next-ssh, --no-boot, --dpkg-lock, --dpkg-unlock, ' +
-        '--kubelet-not-ready-after-reboot, --kubelet-down, --kubelet-up, --etcd-down or --etcd-up',
+        '--kubelet-not-ready-after-reboot, --kubelet-down, --kubelet-up, --etcd-down, --etcd-up, --apiserver-wont-start or --apiserver-starts',
     )
   }
 
@@ -143,6 +146,7 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
   if (flags.agentDown && flags.agentUp) throw new UsageError('--agent-down and --agent-up contradict each other')
   if (flags.kubeletDown && flags.kubeletUp) throw new UsageError('--kubelet-down and --kubelet-up contradict each other')
   if (flags.etcdDown && flags.etcdUp) throw new UsageError('--etcd-down and --etcd-up contradict each other')
+  if (flags.apiserverWontStart && flags.apiserverStarts) throw new UsageError('--apiserver-wont-start and --apiserver-starts contradict each other')
   if (flags.kubeErrorRate !== undefined && !(flags.kubeErrorRate >= 0 && flags.kubeErrorRate <= 1)) throw new UsageError('--kube-error-rate must be between 0 and 1, like 0.2')
   if (flags.apiErrorRate !== undefined && !(flags.apiErrorRate >= 0 && flags.apiErrorRate <= 1)) throw new UsageError('--api-error-rate must be between 0 and 1, like 0.2')
   if (flags.apiLockContention !== undefined && !(flags.apiLockContention >= 0 && flags.apiLockContention <= 1)) {
@@ -162,7 +166,7 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
   const apiFlags = [flags.apiLatency, flags.apiErrorRate, flags.apiLockContention, flags.failTask]
   if (flags.clear || apiFlags.some((f) => f !== undefined)) request.proxmox = api
 
-  Object.assign(request, kubeFaultRequest(current, flags), etcdFaultRequest(current, flags))
+  Object.assign(request, kubeFaultRequest(current, flags), etcdFaultRequest(current, flags), apiserverFaultRequest(current, flags))
 
   // --clear alone touches only VMs that have faults: a VM still being cloned has no disk to write to.
   const vmTargets = vmFlagsGiven.length > 0 || flags.kubeletUp === true || (flags.clear && current.vms.some((v) => !v.template))
@@ -224,6 +228,22 @@ function etcdFaultRequest(current: LabState, flags: FaultFlags): Pick<FaultReque
   }
 
   return Object.keys(etcd).length > 0 ? {etcd} : {}
+}
+
+/** `--apiserver-wont-start`/`--apiserver-starts` for the control planes named; --clear lets every one start again. */
+function apiserverFaultRequest(current: LabState, flags: FaultFlags): Pick<FaultRequest, 'apiserver'> {
+  const apiserver: Record<string, boolean> = {}
+  if (flags.clear) for (const name of current.etcd?.apiserverWontStart ?? []) apiserver[String(resolveVm(current.vms, name).vmid)] = false
+  if (flags.apiserverWontStart || flags.apiserverStarts) {
+    const planes = current.etcd?.clusters.flatMap((c) => c.members) ?? []
+    for (const ref of flags.nodes) {
+      const vm = resolveVm(current.vms, ref)
+      if (!planes.some((m) => m.vmid === vm.vmid)) throw new UsageError(`${vm.name} is not a control plane: it runs no kube-apiserver`, {hint: `the control planes: ${planes.map((m) => m.name).join(', ') || 'none yet'}`})
+      apiserver[String(vm.vmid)] = flags.apiserverWontStart === true
+    }
+  }
+
+  return Object.keys(apiserver).length > 0 ? {apiserver} : {}
 }
 
 /** The Kubernetes part of a fault request: API latency and errors, blocking PDBs, stuck pods, silent kubelets. */

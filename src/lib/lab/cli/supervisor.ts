@@ -179,7 +179,8 @@ async function etcdState(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | undef
   }))
   const names = new Map(labVms(lab, pve).map((vm) => [vm.vmid, vm.name]))
   const down = [...kubeadm.pods.etcdDown].map((vmid) => names.get(vmid) ?? String(vmid)).sort()
-  return clusters.length === 0 && down.length === 0 ? undefined : {clusters, down}
+  const wontStart = [...kubeadm.pods.apiServers.wontStart].map((vmid) => names.get(vmid) ?? String(vmid)).sort()
+  return clusters.length === 0 && down.length === 0 ? undefined : {clusters, down, ...(wontStart.length > 0 ? {apiserverWontStart: wontStart} : {})}
 }
 
 async function labStateWithEtcd(lab: Lab, pve: FakeProxmox, kubeadm?: LabKubeadm): Promise<LabState> {
@@ -221,6 +222,11 @@ async function applyFaults(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | und
     const vm = labVms(lab, pve).find((v) => v.vmid === Number(vmid))
     if (!vm || !kubeadm) throw new Error(`the lab has no VM ${vmid}`)
     kubeadm.pods.setDown(vm, down)
+  }
+  for (const [vmid, on] of Object.entries(request.apiserver ?? {})) {
+    const vm = labVms(lab, pve).find((v) => v.vmid === Number(vmid))
+    if (!vm || !kubeadm) throw new Error(`the lab has no VM ${vmid}`)
+    kubeadm.pods.apiServers.setWontStart(vm, on)
   }
   if (request.proxmox) pve.setFaults({...request.proxmox, cloneLock: request.proxmox.cloneLock ?? pve.faults().cloneLock})
   for (const [vmid, faults] of Object.entries(request.vms ?? {})) await lab.setFault(Number(vmid), faults)

@@ -3,8 +3,8 @@
  * authentication (user from CN, groups from O), legacy discovery, health endpoints, the registry
  * (cluster.ts), controllers on a timer (controllers.ts), faults, persistence and a request log.
  */
-import {writeFileSync} from 'node:fs'
-import type {IncomingMessage, ServerResponse} from 'node:http'
+import {chmodSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse} from 'node:http'
 import {createServer, type Server} from 'node:https'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -42,6 +42,13 @@ export interface FakeKubeOptions {
    */
   etcd?: EtcdOptions
   faults?: KubeFaults
+  /**
+   * A unix socket (made 0600) on which the server also answers plain HTTP, taking the identity from
+   * X-Remote-User / X-Remote-Group as kube-apiserver's request-header (front proxy) authentication
+   * does: for the lab's kube-apiserver stand-ins, which terminate the clients' TLS. Never trusted on
+   * the TLS listener.
+   */
+  frontProxySocket?: string
   /** `/version`'s gitVersion; v1.31.8 by default. */
   gitVersion?: string
   /** Multiplies pod grace periods (0.01 makes 30 s take 300 ms). Default 1. */
@@ -197,7 +204,15 @@ interface Identity {
   user: string
 }
 
+// Sockets accepted on the front-proxy listener: only there are X-Remote-* headers an identity.
+const frontProxied = new WeakSet<object>()
+
 function identityOf(req: IncomingMessage): Identity | undefined {
+  if (frontProxied.has(req.socket)) {
+    const user = req.headersDistinct['x-remote-user']?.[0]
+    return user ? {groups: [...(req.headersDistinct['x-remote-group'] ?? []), 'system:authenticated'], user} : undefined
+  }
+
   const socket = req.socket as TLSSocket
   if (!socket.authorized) return undefined
   const cert = socket.getPeerCertificate()
@@ -207,6 +222,21 @@ function identityOf(req: IncomingMessage): Identity | undefined {
   const user = Array.isArray(cn) ? (cn[0] as string) : cn
   if (!user) return undefined
   return {groups: [...(o === undefined ? [] : Array.isArray(o) ? o : [o]), 'system:authenticated'], user}
+}
+
+async function listenFrontProxy(socketPath: string, serve: (req: IncomingMessage, res: ServerResponse) => void): Promise<HttpServer> {
+  rmSync(socketPath, {force: true})
+  const proxied = createHttpServer(serve)
+  proxied.on('connection', (socket) => frontProxied.add(socket))
+  await new Promise<void>((resolve, reject) => {
+    proxied.once('error', reject)
+    proxied.listen(socketPath, () => {
+      proxied.off('error', reject)
+      resolve()
+    })
+  })
+  chmodSync(socketPath, 0o600)
+  return proxied
 }
 
 export async function startFakeKube(options: FakeKubeOptions = {}): Promise<FakeKube> {
@@ -411,14 +441,17 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     return result.value
   }
 
-  const server: Server = createServer({ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem, rejectUnauthorized: false, requestCert: true}, (req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch(() => {
       if (!res.headersSent) {
         res.statusCode = 500
         res.end()
       }
     })
-  })
+  }
+
+  const server: Server = createServer({ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem, rejectUnauthorized: false, requestCert: true}, serve)
+  const proxied = options.frontProxySocket === undefined ? undefined : await listenFrontProxy(options.frontProxySocket, serve)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(options.port ?? 0, host, () => {
@@ -472,7 +505,10 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         if (timer) clearInterval(timer)
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeAllConnections()
+        const proxyClosed = new Promise<void>((resolve) => (proxied ? proxied.close(() => resolve()) : resolve()))
+        proxied?.closeAllConnections()
         await closed
+        await proxyClosed
         await store.settled()
         store.save()
         etcd?.close()

@@ -66,8 +66,15 @@ const RESET_FLAGS: Record<string, FlagDef> = {
 
 const TOKEN_FLAGS: Record<string, FlagDef> = {'dry-run': b(), kubeconfig: s()}
 
+const CERTS_FLAGS: Record<string, FlagDef> = {'cert-dir': s(), config: s(), kubeconfig: s()}
+/** `kubeadm certs renew`'s subcommands: renewal.Manager's certificates and `all`. */
+export const RENEWABLE = ['admin.conf', 'all', 'apiserver', 'apiserver-etcd-client', 'apiserver-kubelet-client', 'controller-manager.conf', 'etcd-healthcheck-client',
+  'etcd-peer', 'etcd-server', 'front-proxy-client', 'scheduler.conf', 'super-admin.conf']
+
 const COMMANDS: Record<string, {args: 'any' | 'none' | 'one' | 'optional'; flags: Record<string, FlagDef>}> = {
   'certs certificate-key': {args: 'none', flags: {}},
+  'certs check-expiration': {args: 'none', flags: {...CERTS_FLAGS, 'allow-missing-template-keys': b(), output: s('o'), 'show-managed-fields': b()}},
+  ...Object.fromEntries(RENEWABLE.map((name) => [`certs renew ${name}`, {args: 'none' as const, flags: CERTS_FLAGS}])),
   init: {args: 'none', flags: INIT_FLAGS},
   'init phase upload-certs': {args: 'none', flags: {'certificate-key': s(), config: s(), kubeconfig: s(), 'skip-certificate-key-print': b(), 'upload-certs': b()}},
   join: {args: 'optional', flags: JOIN_FLAGS},
@@ -86,12 +93,13 @@ const COMMANDS: Record<string, {args: 'any' | 'none' | 'one' | 'optional'; flags
 const PARENTS: Record<string, string[]> = {
   '': ['certs', 'completion', 'config', 'init', 'join', 'kubeconfig', 'reset', 'token', 'upgrade', 'version'],
   certs: ['certificate-key', 'check-expiration', 'generate-csr', 'renew'],
+  'certs renew': RENEWABLE,
   'init phase': ['addon', 'bootstrap-token', 'certs', 'control-plane', 'etcd', 'kubeconfig', 'kubelet-finalize', 'kubelet-start', 'mark-control-plane', 'preflight', 'show-join-command', 'upload-certs', 'upload-config', 'wait-control-plane'],
   token: ['create', 'delete', 'generate', 'list'],
 }
 
 /** Real kubeadm commands the lab does not simulate (the stub says so and exits 0, as before). */
-export const NOT_SIMULATED = new Set(['completion', 'config', 'kubeconfig', 'upgrade', 'certs check-expiration', 'certs generate-csr', 'certs renew'])
+export const NOT_SIMULATED = new Set(['completion', 'config', 'kubeconfig', 'upgrade', 'certs generate-csr'])
 
 const fail = (message: string, code = 1, hint = true): ArgvError => ({code, message: hint ? `${message}\n${STACK_HINT}\n` : `${message}\n`})
 

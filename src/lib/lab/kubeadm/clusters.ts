@@ -57,6 +57,16 @@ export class LabClusters {
     return this.all().find((c) => normalise(c.record.endpoint) === wanted)
   }
 
+  /** The trusted front-proxy socket of the running cluster `vmid` is a control plane of (the kube-apiserver stand-ins' upstream). */
+  frontProxySocketOf(vmid: number): string | undefined {
+    const running = this.all().find((c) => c.record.members.some((m) => m.vmid === vmid && m.role === 'control-plane'))
+    return running ? this.frontProxySocket(running.record.name) : undefined
+  }
+
+  frontProxySocket(name: string): string {
+    return path.join(this.kubeDir(name), 'front-proxy.sock')
+  }
+
   pkiOptions(record: ClusterRecord): LabPkiOptions {
     return {caDays: 3650, certDays: record.certDays}
   }
@@ -94,6 +104,7 @@ export class LabClusters {
       certDir: clusterCa.dir,
       controllerIntervalMs: this.options.controllerIntervalMs ?? 500,
       // Asked again before each etcd request: members that join or leave are seen at once.
+      frontProxySocket: this.frontProxySocket(record.name),
       etcd: {...credentials, endpoints: () => etcdEndpoints(this.running.get(record.name)?.record ?? record)},
       gitVersion: `v${record.spec.kubernetesVersion}`,
       host: parts.host,

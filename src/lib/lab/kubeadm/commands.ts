@@ -6,6 +6,8 @@
 import type {StubSession} from './agent.js'
 import {NOT_SIMULATED, parseKubeadmArgv} from './argv.js'
 import {type Call, Exit, type KubeadmLab} from './context.js'
+import {RENEWABLE} from './argv.js'
+import {certsCheckExpiration, certsRenew} from './certs-commands.js'
 import {kubeadmInit} from './init.js'
 import {kubeadmJoin} from './join.js'
 import {kubeadmReset} from './reset.js'
@@ -14,6 +16,8 @@ import type {LabVm} from './vm.js'
 
 const RUN: Record<string, (c: Call) => number | Promise<number>> = {
   'certs certificate-key': certificateKey,
+  'certs check-expiration': certsCheckExpiration,
+  ...Object.fromEntries(RENEWABLE.map((name) => [`certs renew ${name}`, certsRenew])),
   init: kubeadmInit,
   'init phase upload-certs': uploadCerts,
   join: kubeadmJoin,
@@ -42,7 +46,7 @@ export function kubeadmHandler(lab: KubeadmLab, findVm: (ip: string) => LabVm | 
     }
 
     if (call.flags.help === true || call.path === '') {
-      session.out(`kp lab: the lab's kubeadm ${request.version} simulates: init --config, init phase upload-certs, join, reset, token create|delete|generate, certs certificate-key, version.\n`)
+      session.out(`kp lab: the lab's kubeadm ${request.version} simulates: init --config, init phase upload-certs, join, reset, token create|delete|generate, certs certificate-key|check-expiration|renew, version.\n`)
       return 0
     }
 

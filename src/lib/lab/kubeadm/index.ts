@@ -44,7 +44,7 @@ export interface LabKubeadm {
 
 export async function startLabKubeadm(options: LabKubeadmOptions): Promise<LabKubeadm> {
   const clusters = new LabClusters({dir: options.dir, log: options.log})
-  const pods = new LabStaticPods(options.log)
+  const pods = new LabStaticPods(options.log, (vm) => clusters.frontProxySocketOf(vm.vmid))
   const kubelets = new LabKubelets({clusters, demo: options.demo, log: options.log, pods, vms: options.vms})
   await clusters.restore()
   const findVm = (ip: string) => options.vms().find((vm) => vm.ip === ip && vm.booted && existsSync(vm.root))

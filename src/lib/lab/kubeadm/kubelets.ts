@@ -166,7 +166,10 @@ export class LabKubelets {
         }
 
         // The etcd mirror pod follows the real member's container, as the kubelet's status of the static pod does.
-        if (kubelet && member?.role === 'control-plane' && this.options.pods) kube.containerRunning('kube-system', `etcd-${name}`, this.options.pods.running(vm.vmid))
+        if (kubelet && member?.role === 'control-plane' && this.options.pods) {
+          kube.containerRunning('kube-system', `etcd-${name}`, this.options.pods.running(vm.vmid))
+          kube.containerRunning('kube-system', `kube-apiserver-${name}`, this.options.pods.apiServers.running(vm.vmid))
+        }
         const cni = up && hasCniConfig(vm)
         const held = this.down.has(name) || vm?.kubeletNotReady === true
         const ready = kubelet && ours && cni && !held

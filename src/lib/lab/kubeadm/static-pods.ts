@@ -20,6 +20,7 @@ import {readFileSync} from 'node:fs'
 import {parse} from 'yaml'
 
 import {processesInPidNamespaceOf} from '../host/system.js'
+import {LabApiServers} from './apiserver-pods.js'
 import type {LabVmState} from './kubelets.js'
 import {listVmDir, readVmFile} from './vm-files.js'
 
@@ -28,9 +29,9 @@ export const ETCD_MANIFEST = '/etc/kubernetes/manifests/etcd.yaml'
 export const ETCD_IMAGE_ROOT = '/var/lib/kp-lab/images/etcd'
 const CONTAINERS = '/run/kp-lab/containers'
 const RUNNER = '/usr/lib/kp-lab/container-run'
-const GRACE_MS = 30_000
-const BACKOFF_MS = 10_000
-const MAX_BACKOFF_MS = 300_000
+export const GRACE_MS = 30_000
+export const BACKOFF_MS = 10_000
+export const MAX_BACKOFF_MS = 300_000
 
 interface Container {
   argv: string[]
@@ -48,7 +49,7 @@ interface Container {
 }
 
 /** The host PID of the VM's init, from its root path (`/proc/<init>/root`). */
-function initOf(vm: LabVmState): number | undefined {
+export function initOf(vm: LabVmState): number | undefined {
   const pid = /^\/proc\/(\d+)\/root$/.exec(vm.root)?.[1]
   return pid === undefined ? undefined : Number(pid)
 }
@@ -99,7 +100,12 @@ export class LabStaticPods {
   private readonly containers = new Map<number, Container>()
   private readonly backoff = new Map<number, {init: number; restarts: number; until: number}>()
 
-  constructor(private readonly log: (line: string) => void) {}
+  /** The kube-apiserver static pods (apiserver-pods.ts); `upstream(vm)` is the front-proxy socket of the VM's cluster. */
+  readonly apiServers: LabApiServers
+
+  constructor(private readonly log: (line: string) => void, upstream: (vm: LabVmState) => string | undefined = () => undefined) {
+    this.apiServers = new LabApiServers(log, upstream)
+  }
 
   /** One kubelet sync of every VM. */
   sync(vms: readonly LabVmState[]): void {
@@ -108,6 +114,12 @@ export class LabStaticPods {
         this.syncVm(vm)
       } catch (error) {
         this.log(`kubelet ${vm.name}: etcd: ${error instanceof Error ? error.message : String(error)}`)
+      }
+
+      try {
+        this.apiServers.syncVm(vm)
+      } catch (error) {
+        this.log(`kubelet ${vm.name}: kube-apiserver: ${error instanceof Error ? error.message : String(error)}`)
       }
     }
   }
@@ -177,6 +189,7 @@ export class LabStaticPods {
 
   /** The supervisor stops: its containers go with the lab. */
   stopAll(): void {
+    this.apiServers.stopAll()
     for (const c of this.containers.values()) if (c.hostPid !== undefined && !c.exited) this.signal(c.hostPid, 'SIGTERM')
     this.containers.clear()
   }
