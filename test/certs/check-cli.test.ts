@@ -6,8 +6,7 @@
  * kubeadm's and the kubelet's paths into that node's temp root (and back in what it prints);
  * apt-mark, dpkg-query and systemctl doubles answer for the packages and the kubelet.
  */
-import {execFileSync} from 'node:child_process'
-import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {createServer, type Server} from 'node:tls'
 
@@ -15,7 +14,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {CertsReport} from '../../src/lib/certs/check.js'
 import {parseEnvelope, runKp, tempDir} from '../helpers/cli.js'
-import {cannotRunSshd, createUsers, hasSudo, Sshd, type TestUsers} from '../ssh/sshd.js'
+import {cannotRunSshd, createUsers, hasSudo, Sshd, sudoPathFirst, type TestUsers} from '../ssh/sshd.js'
 import {makeCas, makeLeaf, makeNodePki} from './pki.js'
 
 const skip = cannotRunSshd() ?? (hasSudo ? undefined : 'needs sudo')
@@ -77,11 +76,7 @@ set -o pipefail
     chmodSync(dir, 0o755)
     users = createUsers()
     const bin = path.join(dir, 'bin')
-    writeFileSync(
-      `/etc/sudoers.d/${users.sudoer}-path`,
-      `Defaults:${users.sudoer} secure_path="${bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\nDefaults:${users.sudoer} env_keep += "SSH_CONNECTION"\n`,
-      {mode: 0o440},
-    )
+    sudoPathFirst(users.sudoer, bin)
     makeDoubles(bin)
     const cas = makeCas(path.join(dir, 'cas'))
     for (const n of NODES) {
@@ -131,10 +126,7 @@ ${NODES.map((n, i) => `  - {name: ${n.name}, role: ${n.role}, vmid: ${201 + i}, 
   afterAll(async () => {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
     await sshd?.stop()
-    if (users) {
-      execFileSync('rm', ['-f', `/etc/sudoers.d/${users.sudoer}-path`])
-      users.remove()
-    }
+    users?.remove()
   })
 
   it('a healthy control plane: every certificate listed, chained, served as on disk; exit 0', async () => {
