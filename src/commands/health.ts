@@ -8,7 +8,7 @@ import {parseTimeout} from '../lib/health/timeout.js'
 import type {HealthReport} from '../lib/health/types.js'
 
 export default class Health extends BaseCommand<typeof Health> {
-  static description = `Read-only checks of the cluster for cron or a systemd timer: the API server, etcd, nodes, kube-system pods, workloads, PodDisruptionBudgets, pending CSRs, the API server's certificate, and the Proxmox VMs.
+  static description = `Read-only checks of the cluster for cron or a systemd timer: the API server, etcd, nodes, kube-system pods, workloads, PodDisruptionBudgets, pending CSRs, the API server's certificate, and the Proxmox VMs; with --deep, over SSH, every certificate on disk and served (certificates) and each node's reboot, packages, disks and kubelet (node-state).
 Checks run at once under one deadline; one that has not answered by then is UNKNOWN (api and proxmox: CRITICAL, since an API that does not answer is down).
 Exit codes follow Nagios, unlike other kp commands: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also when kp.yaml cannot be used), the worst check wins (CRITICAL > UNKNOWN > WARNING); 2 also for a usage error. Never prompts, takes no lock.`
 
@@ -23,7 +23,7 @@ Exit codes follow Nagios, unlike other kp commands: 0 OK, 1 WARNING, 2 CRITICAL,
   static flags = {
     // A comma list as kubectl takes (api,nodes), the flag repeated, or both.
     check: Flags.option({delimiter: ',', description: 'Run only these checks: a comma list (api,nodes), or the flag repeated.', multiple: true, options: CHECK_NAMES})(),
-    deep: Flags.boolean({description: 'Also look at the control planes over SSH, one connection each, inside the same deadline (etcd members, leader, DB size, alarms). Unknown host keys are refused.'}),
+    deep: Flags.boolean({description: 'Also look at the nodes over SSH, one connection each, inside the same deadline: etcd members, leader, DB size, alarms (control planes); the certificates and node-state checks (every node). Unknown host keys are refused.'}),
     output: Flags.option({default: 'text' as const, description: 'What to print: aligned lines, a JSON document, or the Prometheus text format. --json prints the same document in kp\'s envelope instead.', options: OUTPUTS})(),
     'prometheus-file': Flags.string({description: 'Also write the Prometheus text format to this file, atomically and mode 0644 (node_exporter textfile collector).'}),
     timeout: Flags.string({default: '20s', description: 'Deadline for the whole run (20s, 1m, or seconds).'}),

@@ -20,7 +20,7 @@ import type {FakeKube} from '../../src/lib/lab/kube/index.js'
 import {crictlDouble, makeEtcdPki, stopChild} from '../etcd/helpers.js'
 import {runKp, tempDir} from '../helpers/cli.js'
 import {startTestKube} from '../lab/kube/helpers.js'
-import {cannotRunSshd, createUsers, freePort, hasSudo, Sshd, type TestUsers} from '../ssh/sshd.js'
+import {cannotRunSshd, createUsers, freePort, hasSudo, Sshd, sudoPathFirst, type TestUsers} from '../ssh/sshd.js'
 import {parseReport, settled} from './helpers.js'
 
 const skip = cannotRunSshd() ?? (hasSudo ? undefined : 'needs sudo') ?? (existsSync('/usr/bin/etcd') && existsSync('/usr/bin/etcdctl') ? undefined : 'needs /usr/bin/etcd and /usr/bin/etcdctl (etcd-server, etcd-client)')
@@ -114,11 +114,7 @@ exec /bin/cat "$@"
     chmodSync(dir, 0o755)
     users = createUsers()
     const bin = path.join(dir, 'bin')
-    writeFileSync(
-      `/etc/sudoers.d/${users.sudoer}-path`,
-      `Defaults:${users.sudoer} secure_path="${bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\nDefaults:${users.sudoer} env_keep += "SSH_CONNECTION"\n`,
-      {mode: 0o440},
-    )
+    sudoPathFirst(users.sudoer, bin)
     makeEtcdPki(pki())
     for (const _ of NODES) {
       clientPorts.push(await freePort())

@@ -58,6 +58,7 @@ export function createUsers(): TestUsers {
     remove() {
       for (const user of [sudoer, nopw]) {
         rmSync(`/etc/sudoers.d/${user}`, {force: true})
+        rmSync(`/etc/sudoers.d/${user}-path`, {force: true})
         try {
           execFileSync('pkill', ['-KILL', '-u', user], {stdio: 'ignore'})
         } catch {
@@ -73,6 +74,18 @@ export function createUsers(): TestUsers {
     },
     sudoer,
   }
+}
+
+/**
+ * Puts `bin` first on the sudo PATH of `user` and keeps SSH_CONNECTION through sudo, so a test's
+ * doubles (crictl, sh…) run as root on the "node" and can tell which address the client reached.
+ */
+export function sudoPathFirst(user: string, bin: string): void {
+  writeFileSync(
+    `/etc/sudoers.d/${user}-path`,
+    `Defaults:${user} secure_path="${bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\nDefaults:${user} env_keep += "SSH_CONNECTION"\n`,
+    {mode: 0o440},
+  )
 }
 
 export interface SshdOptions {

@@ -53,13 +53,13 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   } catch (error) {
     const kp = error instanceof KpError ? error : undefined
     const message = redact(errorMessage(error))
-    const unknown = CHECKS.filter((c) => (options.checks.length === 0 ? c.name !== 'proxmox' && c.name !== 'backup' : options.checks.includes(c.name)))
+    const unknown = CHECKS.filter((c) => (options.checks.length === 0 ? c.name !== 'proxmox' && c.name !== 'backup' && (!c.deepOnly || options.deep) : options.checks.includes(c.name)))
     const reason = `kp.yaml could not be used: ${message.split('\n')[0]!.replace(/:$/, '')}`
     const results = unknown.map((c): CheckResult => ({name: c.name, status: 'UNKNOWN', reason, durationMs: 0, details: []}))
     return report((await clusterNameHint(options.configPath)) ?? '', results, {message, ...(kp?.hint ? {hint: kp.hint} : {})})
   }
 
-  const selected = select(loaded, options.checks, options.stateDir)
+  const selected = select(loaded, options.checks, options.stateDir, Boolean(options.deep))
   const controller = new AbortController()
   const closers: Array<() => Promise<void> | void> = []
   let closing = false
@@ -118,9 +118,11 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   }
 }
 
-function select(loaded: LoadedConfig, names: readonly CheckName[], stateDir: string): Check[] {
-  if (names.length === 0) return CHECKS.filter((c) => (c.applies?.(loaded) ?? true) && (c.byDefault?.(loaded, stateDir) ?? true))
+function select(loaded: LoadedConfig, names: readonly CheckName[], stateDir: string, deep: boolean): Check[] {
+  if (names.length === 0) return CHECKS.filter((c) => (c.applies?.(loaded) ?? true) && (c.byDefault?.(loaded, stateDir) ?? true) && (!c.deepOnly || deep))
   const checks = CHECKS.filter((c) => names.includes(c.name))
+  const shallow = checks.find((c) => c.deepOnly && !deep)
+  if (shallow) throw new UsageError(`the ${shallow.name} check reads the nodes over SSH: it runs only with --deep`, {hint: `kp health --deep --check ${shallow.name}`})
   const inapplicable = checks.find((c) => !(c.applies?.(loaded) ?? true))
   if (inapplicable) throw new UsageError(`there is no ${inapplicable.name} check for ${loaded.path}: it has no ${inapplicable.name} section`, {hint: 'leave out --check proxmox, or add the section'})
   return checks

@@ -51,6 +51,8 @@ export interface Check {
   description: string
   /** False when the config has nothing for the check to look at (no proxmox section). */
   applies?(loaded: LoadedConfig): boolean
+  /** Runs only with --deep (it reads the nodes over SSH): left out without it, refused when named without it. */
+  deepOnly?: boolean
   /** False to leave the check out of a run without --check (it still runs when named). */
   byDefault?(loaded: LoadedConfig, stateDir: string): boolean
   /**
