@@ -7,7 +7,7 @@
  */
 import {type ChildProcess, spawn} from 'node:child_process'
 import {X509Certificate} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {request as httpRequest} from 'node:http'
 import {request} from 'node:https'
 import {createServer} from 'node:net'
@@ -126,6 +126,64 @@ describe('the kube-apiserver stand-in', () => {
     const code = await new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)))
     expect(code).toBe(1)
     expect(await served()).toBeUndefined()
+  })
+
+  it('records itself where the lab crictl finds it, under the manifest\'s command[0], and as kube-scheduler only waits for SIGTERM', async () => {
+    const id = 'a'.repeat(64)
+    const log = '/var/log/pods/kube-system_kube-scheduler-cp1/kube-scheduler/2.log'
+    const from = BigInt(Date.now()) * 1_000_000n
+    child = spawn(process.execPath, [STANDIN, 'kube-scheduler', '--kubeconfig=/etc/kubernetes/scheduler.conf'], {
+      env: {
+        KPLAB_ATTEMPT: '2', KPLAB_CONTAINER_ID: id, KPLAB_CONTAINER_NAME: 'kube-scheduler', KPLAB_IMAGE: 'registry.k8s.io/kube-scheduler:v1.31.8',
+        KPLAB_IMAGE_ROOT: '/var/lib/kp-lab/images/kube-scheduler', KPLAB_LOG: log, KPLAB_POD: 'kube-scheduler-cp1', KPLAB_POD_ID: 'b'.repeat(64), KPLAB_ROOT: root,
+      },
+      stdio: 'ignore',
+    })
+    const record = (f: string) => readVmFile(root, `/run/kp-lab/containers/${id}/${f}`)?.trim()
+    for (let i = 0; i < 100 && record('pid') === undefined; i++) await new Promise((r) => setTimeout(r, 50))
+    expect(record('pid')).toBe(String(child.pid))
+    expect({attempt: record('attempt'), command: record('command'), image: record('image'), name: record('name'), pod: record('pod'), podId: record('pod-id'), root: record('root')}).toEqual({
+      attempt: '2', command: 'kube-scheduler', image: 'registry.k8s.io/kube-scheduler:v1.31.8', name: 'kube-scheduler', pod: 'kube-scheduler-cp1', podId: 'b'.repeat(64),
+      root: '/var/lib/kp-lab/images/kube-scheduler',
+    })
+    const created = BigInt(record('created')!)
+    expect(created >= from && created <= BigInt(Date.now()) * 1_000_000n).toBe(true)
+    // What the lab crictl compares with the record: the first word of the process's command line.
+    expect(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0')[0]).toBe('kube-scheduler')
+    expect(readVmFile(root, log)).toContain('kube-scheduler')
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(child.exitCode).toBeNull()
+    const code = new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)))
+    child.kill('SIGTERM')
+    expect(await code).toBe(0)
+  })
+
+  it('exits once the supervisor named in KPLAB_SUPERVISOR is gone', async () => {
+    const supervisor = spawn('sleep', ['60'], {stdio: 'ignore'})
+    child = spawn(process.execPath, [STANDIN, 'kube-controller-manager'], {env: {KPLAB_ROOT: root, KPLAB_SUPERVISOR: String(supervisor.pid)}, stdio: 'ignore'})
+    const code = new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)))
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(child.exitCode).toBeNull()
+    supervisor.kill('SIGKILL')
+    expect(await code).toBe(0)
+  })
+
+  it('the lab API server presents another serving certificate from the next handshake on (the endpoint follows its API servers)', async () => {
+    const at = () => new Promise<string>((resolve, reject) => {
+      const socket = connect({host: t.kube.host, port: t.kube.port, rejectUnauthorized: false}, () => {
+        resolve(socket.getPeerCertificate().serialNumber)
+        socket.destroy()
+      })
+      socket.on('error', reject)
+    })
+    const own = await at()
+    expect(own).not.toBe(onDisk())
+    const pair = [readVmFile(root, `${PKI}/apiserver.crt`)!, readVmFile(root, `${PKI}/apiserver.key`)!] as const
+    expect(t.kube.setServingCertificate(...pair)).toBe(true)
+    expect(t.kube.setServingCertificate(...pair)).toBe(false)
+    expect(await at()).toBe(onDisk())
+    expect(() => t.kube.setServingCertificate(pair[0], 'not a key')).toThrow()
+    expect(await at()).toBe(onDisk())
   })
 
   it("the API server trusts X-Remote-* only on its front-proxy socket, not on its TLS port", async () => {

@@ -179,7 +179,7 @@ async function etcdState(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | undef
   }))
   const names = new Map(labVms(lab, pve).map((vm) => [vm.vmid, vm.name]))
   const down = [...kubeadm.pods.etcdDown].map((vmid) => names.get(vmid) ?? String(vmid)).sort()
-  const wontStart = [...kubeadm.pods.apiServers.wontStart].map((vmid) => names.get(vmid) ?? String(vmid)).sort()
+  const wontStart = [...kubeadm.pods.controlPlane.wontStart].map((vmid) => names.get(vmid) ?? String(vmid)).sort()
   return clusters.length === 0 && down.length === 0 ? undefined : {clusters, down, ...(wontStart.length > 0 ? {apiserverWontStart: wontStart} : {})}
 }
 
@@ -226,7 +226,7 @@ async function applyFaults(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | und
   for (const [vmid, on] of Object.entries(request.apiserver ?? {})) {
     const vm = labVms(lab, pve).find((v) => v.vmid === Number(vmid))
     if (!vm || !kubeadm) throw new Error(`the lab has no VM ${vmid}`)
-    kubeadm.pods.apiServers.setWontStart(vm, on)
+    kubeadm.pods.controlPlane.setWontStart(vm, on)
   }
   if (request.proxmox) pve.setFaults({...request.proxmox, cloneLock: request.proxmox.cloneLock ?? pve.faults().cloneLock})
   for (const [vmid, faults] of Object.entries(request.vms ?? {})) await lab.setFault(Number(vmid), faults)

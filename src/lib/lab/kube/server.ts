@@ -118,6 +118,12 @@ export interface FakeKube {
   readonly requestLog: readonly KubeRequestLogEntry[]
   seedDemo(options: SeedDemoOptions): void
   setFaults(faults: KubeFaults): void
+  /**
+   * Present another serving certificate and key on the TLS listener from the next handshake on (the
+   * client CA and certificate requests unchanged): the lab's endpoint stands for a load balancer in
+   * front of kube-apiservers. False when it is the one presented already; throws on a pair TLS cannot use.
+   */
+  setServingCertificate(certPem: string, keyPem: string): boolean
   /** Run the controllers once now. */
   tick(): void
   url: string
@@ -451,6 +457,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   }
 
   const server: Server = createServer({ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem, rejectUnauthorized: false, requestCert: true}, serve)
+  let presented = {cert: pki.server.certPem, key: pki.server.keyPem}
   const proxied = options.frontProxySocket === undefined ? undefined : await listenFrontProxy(options.frontProxySocket, serve)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -546,6 +553,12 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       tick()
     },
     setFaults: (next) => faults.set(next),
+    setServingCertificate(certPem, keyPem) {
+      if (certPem === presented.cert && keyPem === presented.key) return false
+      server.setSecureContext({ca: pki.ca.certPem, cert: certPem, key: keyPem})
+      presented = {cert: certPem, key: keyPem}
+      return true
+    },
     tick() {
       tick()
       if (lastTickError) throw lastTickError instanceof Error ? lastTickError : new Error(JSON.stringify(lastTickError))

@@ -1,6 +1,6 @@
 /**
- * The lab's kube-apiserver "container": run by the lab kubelet (apiserver-pods.ts) with exactly the
- * manifest's command as arguments, inside the control plane's network namespace, it serves TLS on
+ * The lab's kube-apiserver "container": run by the lab kubelet (control-plane-pods.ts) with exactly the
+ * manifest's command as arguments, inside the control plane's network and PID namespaces, it serves TLS on
  * `--advertise-address:--secure-port` with the certificate, key and client CA it read ONCE at start
  * from the node's files (`--tls-cert-file`, `--tls-private-key-file`, `--client-ca-file`), as the
  * real kube-apiserver does: renewed files are served only after a restart of the static pod.
@@ -13,13 +13,23 @@
  *
  * KPLAB_ROOT is the VM's root as the host sees it (files are resolved inside it); KPLAB_CRASH=1
  * makes it exit at once (kp lab fault --apiserver-wont-start). It exits when the lab kubelet that
- * started it is gone.
+ * started it is gone (KPLAB_SUPERVISOR, its PID in the host's /proc, which this process still sees:
+ * nsenter keeps the host's mount namespace; else its parent).
+ *
+ * Run as kube-controller-manager or kube-scheduler (the manifest's command[0]) it only waits for
+ * SIGTERM: the lab's API server does their work, the container is there to be listed and restarted.
+ *
+ * Either way its argv[0] becomes the manifest's command[0] and, given KPLAB_CONTAINER_ID, it
+ * records itself in the VM's /run/kp-lab/containers/<id>/ and logs to KPLAB_LOG, exactly as
+ * /usr/lib/kp-lab/container-run does for etcd, so the lab's crictl lists it (the PID recorded is
+ * its own in the VM's PID namespace).
  */
+import {closeSync, existsSync, openSync, readFileSync, writeSync} from 'node:fs'
 import {request as httpRequest, type IncomingHttpHeaders} from 'node:http'
 import {createServer} from 'node:https'
 import type {TLSSocket} from 'node:tls'
 
-import {readVmFile} from './vm-files.js'
+import {readVmFile, resolveInRoot, vmPathExists, writeVmFiles} from './vm-files.js'
 
 const PUBLIC = /^\/(version|healthz|livez|readyz)(\/|$|\?)/
 
@@ -27,14 +37,90 @@ function flag(argv: readonly string[], name: string): string | undefined {
   return argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
 }
 
+let logFd: number | undefined
+
+function say(line: string): void {
+  if (logFd === undefined) process.stderr.write(`${line}\n`)
+  else writeSync(logFd, `${line}\n`)
+}
+
 function fatal(message: string): never {
-  process.stderr.write(`E0000 00:00:00.000000       1 run.go:72] "command failed" err="${message}"\n`)
+  say(`E0000 00:00:00.000000       1 run.go:72] "command failed" err="${message}"`)
   process.exit(1)
 }
 
-function main(argv: string[]): void {
+/** What container-run writes for etcd, with the time in ns as its `${EPOCHREALTIME/./}000`; the PID last (crictl's "running"). */
+function recordContainer(root: string, command: string): void {
+  const env = process.env
+  const id = env.KPLAB_CONTAINER_ID
+  if (!id) return
+  const log = env.KPLAB_LOG
+  if (log) {
+    if (!vmPathExists(root, log)) writeVmFiles(root, [[log, {content: '', mode: 0o640}]])
+    logFd = openSync(resolveInRoot(root, log, false), 'a')
+  }
+
+  const dir = `/run/kp-lab/containers/${id}`
+  const created = `${BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000))}000`
+  const fields: Array<[string, string]> = [
+    ['name', env.KPLAB_CONTAINER_NAME ?? command],
+    ['pod', env.KPLAB_POD ?? ''],
+    ['pod-id', env.KPLAB_POD_ID ?? ''],
+    ['image', env.KPLAB_IMAGE ?? ''],
+    ['root', env.KPLAB_IMAGE_ROOT ?? '/'],
+    ['command', command],
+    ['attempt', env.KPLAB_ATTEMPT ?? '0'],
+    ['created', created],
+    ['pid', String(process.pid)],
+  ]
+  writeVmFiles(root, fields.map(([name, value]) => [`${dir}/${name}`, {content: `${value}\n`, mode: 0o644}]))
+}
+
+/** Exits once the lab kubelet that started it is gone. */
+function followSupervisor(): void {
+  const supervisor = Number(process.env.KPLAB_SUPERVISOR)
+  // Field 22 of /proc/<pid>/stat, the start time: a PID reused by another process is not the supervisor.
+  const startOf = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19]
+    } catch {
+      return undefined
+    }
+  }
+
+  const started = supervisor > 0 ? startOf(supervisor) : undefined
+  const parent = process.ppid
+  setInterval(() => {
+    const gone = supervisor > 0 ? !existsSync(`/proc/${supervisor}`) || startOf(supervisor) !== started : process.ppid !== parent
+    if (gone) process.exit(0)
+  }, 1000).unref()
+}
+
+function idle(): void {
+  // Nothing to serve: it runs until stopped.
+  const keep = setInterval(() => undefined, 60_000)
+  const stop = () => {
+    clearInterval(keep)
+    if (logFd !== undefined) closeSync(logFd)
+    process.exit(0)
+  }
+
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+function main(command: string, argv: string[]): void {
   const root = process.env.KPLAB_ROOT ?? '/'
   const upstream = process.env.KPLAB_UPSTREAM
+  process.title = command
+  recordContainer(root, command)
+  followSupervisor()
+  if (command !== 'kube-apiserver') {
+    say(`I0000 00:00:00.000000       1 serving.go:386] ${command}: the lab's API server does this work; waiting until stopped`)
+    idle()
+    return
+  }
+
   if (process.env.KPLAB_CRASH === '1') fatal('kp lab fault: kube-apiserver will not start')
   if (!upstream) fatal('KPLAB_UPSTREAM is not set')
   const read = (name: string) => {
@@ -79,7 +165,7 @@ function main(argv: string[]): void {
     req.pipe(forward)
   })
   server.on('error', (error) => fatal(`failed to create listener: ${error.message}`))
-  server.listen(port, host, () => process.stderr.write(`I0000 00:00:00.000000       1 secure_serving.go:213] Serving securely on ${host}:${port}\n`))
+  server.listen(port, host, () => say(`I0000 00:00:00.000000       1 secure_serving.go:213] Serving securely on ${host}:${port}`))
 
   const stop = () => {
     server.close(() => process.exit(0))
@@ -89,12 +175,7 @@ function main(argv: string[]): void {
 
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
-  // The lab kubelet (the supervisor) went: the container goes with it.
-  const parent = process.ppid
-  setInterval(() => {
-    if (process.ppid !== parent) process.exit(0)
-  }, 1000).unref()
 }
 
-// argv[2] is kube-apiserver itself (the manifest's command[0]).
-main(process.argv.slice(3))
+// argv[2] is the manifest's command[0]: kube-apiserver, kube-controller-manager or kube-scheduler.
+main(process.argv[2] ?? 'kube-apiserver', process.argv.slice(3))

@@ -13,7 +13,8 @@
 import type {FakeKube} from '../kube/index.js'
 import {NODES, PODS} from '../kube/cluster.js'
 import type {Node, Pod} from '../kube/types.js'
-import type {LabClusters} from './clusters.js'
+import type {LabClusters, RunningCluster} from './clusters.js'
+import {CONTROL_PLANE_COMPONENTS} from './control-plane-pods.js'
 import {installedVersion, kubeconfigServer, type LabVm} from './vm.js'
 import {listVmDir, vmPathExists, writeVmFiles} from './vm-files.js'
 import type {LabStaticPods} from './static-pods.js'
@@ -69,6 +70,8 @@ export class LabKubelets {
   readonly down = new Set<string>()
   private timer: NodeJS.Timeout | undefined
   private readonly posting = new Map<string, 'ready' | 'network' | 'silent'>()
+  /** Per API server (a restarted one presents its own again), the certificate and key last handed to it. */
+  private readonly presented = new WeakMap<FakeKube, string>()
 
   constructor(private readonly options: KubeletsOptions) {}
 
@@ -165,10 +168,10 @@ export class LabKubelets {
           this.options.log(`kubelet ${name}: CNI configuration installed (${CNI_CONFIG})`)
         }
 
-        // The etcd mirror pod follows the real member's container, as the kubelet's status of the static pod does.
+        // The mirror pods follow the containers, as the kubelet's status of the static pods does.
         if (kubelet && member?.role === 'control-plane' && this.options.pods) {
           kube.containerRunning('kube-system', `etcd-${name}`, this.options.pods.running(vm.vmid))
-          kube.containerRunning('kube-system', `kube-apiserver-${name}`, this.options.pods.apiServers.running(vm.vmid))
+          for (const c of CONTROL_PLANE_COMPONENTS) kube.containerRunning('kube-system', `${c}-${name}`, this.options.pods.controlPlane.running(vm.vmid, c))
         }
         const cni = up && hasCniConfig(vm)
         const held = this.down.has(name) || vm?.kubeletNotReady === true
@@ -187,6 +190,32 @@ export class LabKubelets {
         // The fault's kubelet runs and posts NotReady (Ready=False), unlike a silent one (Unknown).
         this.report(kube, `${record.name}/${name}`, name, ready, why, kubelet && ours && ((!cni && !held) || (vm?.kubeletNotReady === true && !this.down.has(name))))
       }
+
+      this.presentNewestApiServer(running, vms)
+    }
+  }
+
+  /**
+   * The endpoint stands for a TCP load balancer in front of the control planes: the certificate it
+   * presents is the one the newest running kube-apiserver of the cluster loaded when it started.
+   * None runs (yet): what it presented last stays, the lab API server's own at first.
+   */
+  private presentNewestApiServer(running: RunningCluster, vms: readonly LabVmState[]): void {
+    const pods = this.options.pods?.controlPlane
+    if (!pods) return
+    const planes = running.record.members.filter((m) => m.role === 'control-plane')
+    const serving = planes
+      .map((m) => (vms.some((v) => v.vmid === m.vmid && v.booted) ? pods.serving(m.vmid) : undefined))
+      .filter((s) => s !== undefined)
+      .sort((a, b) => b.since - a.since)[0]
+    const name = running.record.name
+    // Tried once per certificate: a pair TLS refuses is logged, not retried every beat.
+    if (!serving || this.presented.get(running.kube) === serving.cert + serving.key) return
+    this.presented.set(running.kube, serving.cert + serving.key)
+    try {
+      if (running.kube.setServingCertificate(serving.cert, serving.key)) this.options.log(`kubeadm cluster ${name}: the endpoint presents the certificate of the newest running kube-apiserver`)
+    } catch (error) {
+      this.options.log(`kubeadm cluster ${name}: the endpoint keeps its certificate: ${error instanceof Error ? error.message : String(error)}`)
     }
   }
 

@@ -20,7 +20,7 @@ import {readFileSync} from 'node:fs'
 import {parse} from 'yaml'
 
 import {processesInPidNamespaceOf} from '../host/system.js'
-import {LabApiServers} from './apiserver-pods.js'
+import {LabControlPlanePods} from './control-plane-pods.js'
 import type {LabVmState} from './kubelets.js'
 import {listVmDir, readVmFile} from './vm-files.js'
 
@@ -100,11 +100,11 @@ export class LabStaticPods {
   private readonly containers = new Map<number, Container>()
   private readonly backoff = new Map<number, {init: number; restarts: number; until: number}>()
 
-  /** The kube-apiserver static pods (apiserver-pods.ts); `upstream(vm)` is the front-proxy socket of the VM's cluster. */
-  readonly apiServers: LabApiServers
+  /** The kube-apiserver, kube-controller-manager and kube-scheduler static pods (control-plane-pods.ts); `upstream(vm)` is the front-proxy socket of the VM's cluster. */
+  readonly controlPlane: LabControlPlanePods
 
   constructor(private readonly log: (line: string) => void, upstream: (vm: LabVmState) => string | undefined = () => undefined) {
-    this.apiServers = new LabApiServers(log, upstream)
+    this.controlPlane = new LabControlPlanePods(log, upstream)
   }
 
   /** One kubelet sync of every VM. */
@@ -116,11 +116,7 @@ export class LabStaticPods {
         this.log(`kubelet ${vm.name}: etcd: ${error instanceof Error ? error.message : String(error)}`)
       }
 
-      try {
-        this.apiServers.syncVm(vm)
-      } catch (error) {
-        this.log(`kubelet ${vm.name}: kube-apiserver: ${error instanceof Error ? error.message : String(error)}`)
-      }
+      this.controlPlane.syncVm(vm)
     }
   }
 
@@ -189,7 +185,7 @@ export class LabStaticPods {
 
   /** The supervisor stops: its containers go with the lab. */
   stopAll(): void {
-    this.apiServers.stopAll()
+    this.controlPlane.stopAll()
     for (const c of this.containers.values()) if (c.hostPid !== undefined && !c.exited) this.signal(c.hostPid, 'SIGTERM')
     this.containers.clear()
   }
