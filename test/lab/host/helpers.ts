@@ -96,3 +96,26 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
     await sleep(50)
   }
 }
+
+/**
+ * Calls `probe` every `intervalMs` (from the start of one call to the next) until stopped, for the
+ * availability a lab test samples while kp works; each sample is the probe's answer and its time.
+ */
+export function sampleEvery<T>(intervalMs: number, probe: () => Promise<T>): {stop: () => Promise<Array<T & {at: number}>>} {
+  const samples: Array<T & {at: number}> = []
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      const at = Date.now()
+      samples.push({...(await probe()), at})
+      await sleep(Math.max(0, intervalMs - (Date.now() - at)))
+    }
+  })()
+  return {
+    async stop() {
+      running = false
+      await loop
+      return samples
+    },
+  }
+}

@@ -98,6 +98,20 @@ export function kubectl(t: TestKube, args: string[]): Promise<KubectlResult> {
   })
 }
 
+/**
+ * The real kubectl against a lab cluster's kubeconfig, as an operator runs it (5 s per request, so a
+ * sampler sees an API that does not answer); never throws on a non-zero exit.
+ */
+export function labKubectl(kubeconfig: string): (args: string[], input?: string) => Promise<KubectlResult> {
+  return (args, input) =>
+    new Promise((resolve) => {
+      const child = execFile(KUBECTL ?? 'kubectl', ['--kubeconfig', kubeconfig, '--request-timeout=5s', ...args], {encoding: 'utf8', timeout: 60_000}, (error, stdout, stderr) => {
+        resolve({code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr, stdout})
+      })
+      if (input !== undefined) child.stdin!.end(input)
+    })
+}
+
 /** Wait on a condition with a timeout (no fixed sleeps). */
 export async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
   const end = Date.now() + timeoutMs

@@ -8,7 +8,6 @@
  * checked afterwards: boot ids and the VMs' own boot log, package versions and holds, cordons, the
  * Proxmox request log against the real API schema. Needs root.
  */
-import {execFile} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
@@ -17,8 +16,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {teardownLab} from '../../../src/lib/lab/host/index.js'
 import {checkRequestLog, type RequestLike} from '../../../src/lib/lab/proxmox/schema.js'
 import {parseEnvelope, runKp, spawnKp, tempDir} from '../../helpers/cli.js'
-import {isRoot, SshClient, until} from '../host/helpers.js'
-import {KUBECTL} from '../kube/helpers.js'
+import {isRoot, sampleEvery, SshClient, until} from '../host/helpers.js'
+import {labKubectl} from '../kube/helpers.js'
 
 if (!isRoot) console.warn('test/lab/node/patch.test.ts: skipped, the lab needs root')
 
@@ -68,7 +67,6 @@ spec: {maxUnavailable: 1, selector: {matchLabels: {app: api}}}
 `
 
 interface Sample {
-  at: number
   ready?: Record<string, number>
 }
 
@@ -80,13 +78,7 @@ describe.skipIf(!isRoot)('kp node patch on a lab with workloads and budgets', ()
   const requestsFile = path.join(lab, 'pve', 'proxmox-requests.jsonl')
   const requests = (): RequestLike[] => (existsSync(requestsFile) ? readFileSync(requestsFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as RequestLike) : [])
   let ssh: SshClient
-  const kubectl = (args: string[], input?: string) =>
-    new Promise<{code: number; stderr: string; stdout: string}>((resolve) => {
-      const child = execFile(KUBECTL ?? 'kubectl', ['--kubeconfig', path.join(state, 'clusters', 'lab', 'admin.conf'), '--request-timeout=5s', ...args], {encoding: 'utf8', timeout: 60_000}, (error, stdout, stderr) => {
-        resolve({code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr, stdout})
-      })
-      if (input !== undefined) child.stdin!.end(input)
-    })
+  const kubectl = labKubectl(path.join(state, 'clusters', 'lab', 'admin.conf'))
   /** Every boot a VM logs (kp-lab-init writes one line per boot into its persistent calls log). */
   const boots = async (node: NodeName) => (await ssh.ok(NODES[node], 'sudo cat /var/log/kp-lab/calls.log')).split('\n').filter((l) => l.includes('"cmd":"boot"')).length
   const bootId = async (node: NodeName) => (await ssh.ok(NODES[node], 'cat /proc/sys/kernel/random/boot_id')).trim()
@@ -96,28 +88,13 @@ describe.skipIf(!isRoot)('kp node patch on a lab with workloads and budgets', ()
   const cordoned = async () => (await nodes()).items.filter((n) => n.spec.unschedulable).map((n) => n.metadata.name)
 
   /** The real kubectl, once a second, for the whole run: each Deployment's ready replicas. */
-  function sampleAvailability(): {stop: () => Promise<Sample[]>} {
-    const samples: Sample[] = []
-    let running = true
-    const loop = (async () => {
-      while (running) {
-        const at = Date.now()
-        const out = await kubectl(['get', 'deployments', '-n', 'shop', '-o', 'json'])
-        if (out.code === 0) {
-          const items = (JSON.parse(out.stdout) as {items: Array<{metadata: {name: string}; status: {readyReplicas?: number}}>}).items
-          samples.push({at, ready: Object.fromEntries(items.map((d) => [d.metadata.name, d.status.readyReplicas ?? 0]))})
-        } else samples.push({at})
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 - (Date.now() - at))))
-      }
-    })()
-    return {
-      async stop() {
-        running = false
-        await loop
-        return samples
-      },
-    }
-  }
+  const sampleAvailability = () =>
+    sampleEvery(1000, async (): Promise<Sample> => {
+      const out = await kubectl(['get', 'deployments', '-n', 'shop', '-o', 'json'])
+      if (out.code !== 0) return {}
+      const items = (JSON.parse(out.stdout) as {items: Array<{metadata: {name: string}; status: {readyReplicas?: number}}>}).items
+      return {ready: Object.fromEntries(items.map((d) => [d.metadata.name, d.status.readyReplicas ?? 0]))}
+    })
 
   beforeAll(async () => {
     const up = await runKp(['lab', 'up', '--nodes', '4', '--control-planes', '1', '--state-dir', state], {timeoutMs: 20 * 60_000})
