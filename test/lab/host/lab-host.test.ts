@@ -58,8 +58,29 @@ describe.skipIf(!isRoot)('lab host', () => {
     await until(`the guest agent of ${vm.name}`, () => lab.backend.agentPing(vm.vmid))
     const key = await lab.backend.agentFileRead(vm.vmid, '/etc/ssh/ssh_host_ed25519_key.pub')
     if (!readFileSync(client.knownHosts, {encoding: 'utf8', flag: 'a+'}).includes(`${vm.ip} `)) client.pin(vm.ip, key ?? '')
-    await client.waitUp(vm.ip)
+    try {
+      // Generous, and loud: CI once saw this first boot refuse SSH for a whole minute, which no run
+      // here reproduced; if it happens again, the failure shows what the VM's sshd was doing.
+      await client.waitUp(vm.ip, 180_000)
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${await bootDiagnostics(vm)}`)
+    }
+
     return (Date.now() - started) / 1000
+  }
+
+  /** What the VM says about its sshd: the console, the pid file, its processes, listeners and sshd's log. */
+  async function bootDiagnostics(vm: typeof VM1): Promise<string> {
+    const probe = 'cat /run/sshd.pid; ps -e -o pid,user,stat,comm; cat /proc/net/tcp /proc/net/tcp6; tail -n 30 /var/log/kp-lab/sshd.log'
+    const inside = await lab.backend.guestExec(vm.vmid, ['/bin/sh', '-c', `${probe} 2>&1`]).catch((error: Error) => ({stdout: error.message}))
+    let consoleText = ''
+    try {
+      consoleText = readFileSync(path.join(dir, 'state', 'vms', String(vm.vmid), 'console.log'), 'utf8').slice(-4000)
+    } catch (error) {
+      consoleText = (error as Error).message
+    }
+
+    return `console:\n${consoleText}\ninside the VM:\n${inside.stdout}`
   }
 
   const apt = (args: string) => `sudo env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Use-Pty=0 ${args}`
