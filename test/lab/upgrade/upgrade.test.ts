@@ -51,7 +51,7 @@ spec:
   selector: {matchLabels: {app: web}}
   template:
     metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: nginx:1.27}]}
+    spec: {terminationGracePeriodSeconds: 5, containers: [{name: web, image: nginx:1.27}]}
 ---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
@@ -66,7 +66,7 @@ spec:
   selector: {matchLabels: {app: api}}
   template:
     metadata: {labels: {app: api}}
-    spec: {containers: [{name: api, image: registry.k8s.io/pause:3.10}]}
+    spec: {terminationGracePeriodSeconds: 5, containers: [{name: api, image: registry.k8s.io/pause:3.10}]}
 ---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
@@ -182,7 +182,7 @@ describe.skipIf(!isRoot)(`kp upgrade on a lab of ${CONTROL_PLANES} control plane
     const before = await world()
     const refused = async (to: string, code: string, pattern: RegExp) => {
       const run = await kp(['upgrade', 'cluster', '--to', to, '--yes'])
-      expect(run.code, run.stderr + run.stdout).toBe(3)
+      expect(run.code, run.stderr + run.stdout).toBe(4)
       expect(run.stderr).toMatch(pattern)
       const plan = planResult((await kp(['upgrade', 'plan', '--to', to, '--json'])).stdout)
       expect(plan.blockers.map((b) => b.code)).toContain(code)
