@@ -112,8 +112,12 @@ describe.skipIf(!isRoot)(`kp upgrade on a lab of ${CONTROL_PLANES} control plane
   const figures: string[] = []
 
   const calls = async (node: string) => (await ssh.ok(NODES[node]!, 'sudo cat /var/log/kp-lab/calls.log')).split('\n')
-  /** kubeadm upgrade apply|node calls on a node, and apt-get installs (the VM's own calls log). */
-  const upgrades = async (node: string) => (await calls(node)).filter((l) => l.includes('kubeadm') && l.includes('upgrade') && /"(apply|node)"/.test(l)).length
+  /** How many times kubeadm upgrade apply or upgrade node ran on a node (the VM's own calls log). */
+  const upgrades = async (node: string) =>
+    (await calls(node))
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as {args: string[]; cmd: string})
+      .filter((c) => c.cmd === 'kubeadm' && c.args[0] === 'upgrade' && (c.args[1] === 'apply' || c.args[1] === 'node')).length
   const versions = async (node: string) => (await ssh.ok(NODES[node]!, "dpkg-query -W -f '${Package}=${Version}\\n' kubeadm kubelet kubectl")).trim()
   const holds = async (node: string) => (await ssh.ok(NODES[node]!, 'apt-mark showhold')).trim().split('\n').sort()
   const nodes = async () => JSON.parse((await kubectl(['get', 'nodes', '-o', 'json'])).stdout) as NodeList
@@ -196,12 +200,12 @@ describe.skipIf(!isRoot)(`kp upgrade on a lab of ${CONTROL_PLANES} control plane
     expect((await kp(['lab', 'fault', 'w1', '--kubelet-down'])).code).toBe(0)
     await until('w1 NotReady', async () => (await nodes()).items.find((n) => n.metadata.name === 'w1')?.status.conditions.some((c) => c.type === 'Ready' && c.status !== 'True') === true, 120_000)
     await refused(CHAIN[0]!, 'node-not-ready', /w1/)
-    expect((await kp(['lab', 'fault', 'w1', '--clear'])).code).toBe(0)
+    expect((await kp(['lab', 'fault', 'w1', '--kubelet-up'])).code).toBe(0)
     await until('w1 Ready', async () => (await nodes()).items.find((n) => n.metadata.name === 'w1')?.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True') === true, 120_000)
 
     expect((await kp(['lab', 'fault', 'cp1', '--etcd-down'])).code).toBe(0)
     await refused(CHAIN[0]!, 'etcd-unhealthy', /etcd/)
-    expect((await kp(['lab', 'fault', 'cp1', '--clear'])).code).toBe(0)
+    expect((await kp(['lab', 'fault', 'cp1', '--etcd-up'])).code).toBe(0)
 
     expect((await kubectl(['apply', '-f', '-'], STUCK)).code).toBe(0)
     await until('the ledger pod running', async () => (JSON.parse((await kubectl(['get', 'deployment', 'ledger', '-n', 'shop', '-o', 'json'])).stdout) as {status?: {readyReplicas?: number}}).status?.readyReplicas === 1, 120_000)
