@@ -227,7 +227,9 @@ describe.skipIf(!isRoot)(`kp upgrade on a lab of ${CONTROL_PLANES} control plane
         const failed = await kp(['upgrade', 'cluster', '--to', target, '--yes'])
         expect(failed.code, failed.stderr + failed.stdout).toBe(1)
         expect(failed.stderr).toContain('cp1')
+        expect(failed.stderr).toMatch(/upgrade apply/)
         expect(failed.stderr).toMatch(/runbooks\/upgrade-cluster\.md/)
+        expect(await upgrades('cp1'), 'kubeadm upgrade apply ran (and rolled back) once').toBe(before.cp1! + 1)
         const cp1 = (await nodes()).items.find((n) => n.metadata.name === 'cp1')!
         expect(cp1.status.nodeInfo.kubeletVersion).toBe(`v${previous}`)
         expect((await kp(['lab', 'fault', 'cp1', '--clear'])).code).toBe(0)
