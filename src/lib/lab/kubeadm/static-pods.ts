@@ -128,6 +128,12 @@ export class LabStaticPods {
     return c !== undefined && !c.exited && c.stoppingSince === undefined
   }
 
+  /** Whether the VM's etcd runs the image (one adopted from an earlier supervisor, whose image is unknown, counts). */
+  runningImage(vmid: number, image: string): boolean {
+    const c = this.containers.get(vmid)
+    return this.running(vmid) && (c?.image === undefined || c.image === image)
+  }
+
   setDown(vm: LabVmState, down: boolean): void {
     if (down) this.etcdDown.add(vm.vmid)
     else {

@@ -156,7 +156,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 async function waitForImage(c: Call, component: string, image: string, timeoutMs: number): Promise<boolean> {
   const until = Date.now() + timeoutMs
   for (;;) {
-    const runs = component === 'etcd' ? c.lab.pods.running(c.vm.vmid) : c.lab.pods.controlPlane.image(c.vm.vmid, component as (typeof CONTROL_PLANE_COMPONENTS)[number]) === image
+    const runs = component === 'etcd' ? c.lab.pods.runningImage(c.vm.vmid, image) : c.lab.pods.controlPlane.image(c.vm.vmid, component as (typeof CONTROL_PLANE_COMPONENTS)[number]) === image
     if (runs) return true
     if (Date.now() >= until) return false
     await sleep(250)
