@@ -28,10 +28,10 @@ describe.skipIf(!isRoot)('kubeadm upgrade in the lab, 1.30 → 1.31', () => {
   const kubectl = labKubectl(path.join(state, 'clusters', 'lab', 'admin.conf'))
   const kp = (args: string[], timeoutMs = 900_000) => runKp([...args, '--state-dir', state, '--config', config], {timeoutMs})
   let ssh: SshClient
-  /** apt from the 1.31 repository, held packages released as kp's workflow does. */
+  /** apt from the 1.31 repository, held packages released as kp's workflow does (kubeadm 1.31 needs cri-tools >= 1.31.0: it comes along). */
   const install = (ip: string, packages: string) =>
-    ssh.ok(ip, `sudo sed -i 's#/v1.30/deb#/v1.31/deb#' $(sudo grep -rl '/v1.30/deb' /etc/apt/sources.list.d) && sudo apt-get update -qq && `
-      + `sudo apt-get install -y -qq --allow-change-held-packages ${packages}`, {timeoutMs: 180_000})
+    ssh.ok(ip, `sudo sed -i 's#/v1.30/deb#/v1.31/deb#' /etc/apt/sources.list.d/* && sudo apt-get update -qq && `
+      + `sudo apt-get install -y -qq --allow-change-held-packages ${packages}`, 180_000)
   const serverVersion = async () => (JSON.parse((await kubectl(['version', '-o', 'json'])).stdout || '{}') as {serverVersion?: {gitVersion?: string}}).serverVersion?.gitVersion
   const image = async (pod: string) => (await kubectl(['-n', 'kube-system', 'get', 'pod', pod, '-o', 'jsonpath={.spec.containers[0].image}'])).stdout
   const manifestImage = async (component: string) => /image:\s*(\S+)/.exec(await ssh.ok(CP, `sudo cat /etc/kubernetes/manifests/${component}.yaml`))?.[1]
@@ -59,13 +59,13 @@ describe.skipIf(!isRoot)('kubeadm upgrade in the lab, 1.30 → 1.31', () => {
     const old = await ssh.run(CP, 'sudo kubeadm upgrade apply v1.31.9 --yes', {timeoutMs: 60_000})
     expect(old.code).toBe(1)
     expect(old.stderr).toContain('Specified version to upgrade to "v1.31.9" is at least one minor release higher than the kubeadm minor release (31 > 30). Such an upgrade is not supported')
-    await install(CP, 'kubeadm=1.31.8-1.1')
+    await install(CP, 'kubeadm=1.31.8-1.1 cri-tools')
     const patch = await ssh.run(CP, 'sudo kubeadm upgrade apply v1.31.9 --yes', {timeoutMs: 60_000})
     expect(patch.code).toBe(1)
     expect(patch.stderr).toContain('Specified version to upgrade to "v1.31.9" is higher than the kubeadm version "v1.31.8". Upgrade kubeadm first using the tool you used to install kubeadm')
     const skip = await ssh.run(CP, 'sudo kubeadm upgrade apply v1.32.5 --yes', {timeoutMs: 60_000})
     expect(skip.stderr).toContain('Specified version to upgrade to "v1.32.5" is too high; kubeadm can upgrade only 1 minor version at a time')
-    await install(CP, 'kubeadm=1.31.9-1.1')
+    await install(CP, 'kubeadm=1.31.9-1.1 cri-tools')
 
     const plan = await ssh.run(CP, 'sudo kubeadm upgrade plan', {timeoutMs: 60_000})
     expect(plan.code, plan.stderr).toBe(0)
@@ -103,7 +103,7 @@ describe.skipIf(!isRoot)('kubeadm upgrade in the lab, 1.30 → 1.31', () => {
     const tooOld = await ssh.run(W1, 'sudo kubeadm upgrade node', {timeoutMs: 60_000})
     expect(tooOld.code).toBe(1)
     expect(tooOld.stderr).toContain('Upgrade kubeadm first')
-    await install(W1, 'kubeadm=1.31.9-1.1')
+    await install(W1, 'kubeadm=1.31.9-1.1 cri-tools')
     const node = await ssh.run(W1, 'sudo kubeadm upgrade node', {timeoutMs: 60_000})
     expect(node.code, node.stderr).toBe(0)
     expect(node.stdout).toContain('[upgrade] The configuration for this node was successfully updated!')

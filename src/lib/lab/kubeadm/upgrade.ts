@@ -136,7 +136,8 @@ export function upgradePlan(c: Call): number {
     ...planes.map((m) => ['etcd', m.name, imageTag(pod('etcd', m.name)), imageTag(etcdImage(target))]),
   ]
   c.session.out(`Components that must be upgraded manually after you have upgraded the control plane with 'kubeadm upgrade apply':\n${planTable([['COMPONENT', 'NODE', 'CURRENT', 'TARGET'], ...kubelets])}\n`)
-  c.session.out(`Upgrade to the latest version in the v1.${minor(current)} series:\n\n${planTable([['COMPONENT', 'NODE', 'CURRENT', 'TARGET'], ...components])}\n`)
+  const heading = minor(target) > minor(current) ? 'Upgrade to the latest stable version:' : `Upgrade to the latest version in the v1.${minor(current)} series:`
+  c.session.out(`${heading}\n\n${planTable([['COMPONENT', 'NODE', 'CURRENT', 'TARGET'], ...components])}\n`)
   c.session.out('You can now apply the upgrade by executing the following command:\n\n')
   c.session.out(`\tkubeadm upgrade apply v${target}\n\n`)
   if (compareVersions(c.version, target) < 0) c.session.out(`Note: Before you can perform this upgrade, you have to update kubeadm to v${target}.\n\n`)
