@@ -23,6 +23,7 @@ API faults apply to every call; VM, kubelet and etcd faults to the nodes named. 
     '<%= config.bin %> <%= command.id %> w1 --kubelet-down',
     '<%= config.bin %> <%= command.id %> cp1 --etcd-down',
     '<%= config.bin %> <%= command.id %> cp2 --apiserver-wont-start',
+    '<%= config.bin %> <%= command.id %> cp1 --upgrade-apply-fails',
     '<%= config.bin %> <%= command.id %> --clear',
   ]
 
@@ -44,7 +45,7 @@ API faults apply to every call; VM, kubelet and etcd faults to the nodes named. 
     'apiserver-starts': Flags.boolean({description: "The nodes' kube-apiserver starts normally again (the lab kubelet's back-off is reset)."}),
     'apiserver-wont-start': Flags.boolean({description: "The nodes' kube-apiserver exits at once whenever the lab kubelet starts it next (after its manifest is moved back, a reboot): CrashLoopBackOff."}),
     'upgrade-apply-fails': Flags.boolean({
-      description: "The nodes' next `kubeadm upgrade apply` fails half-way: etcd's and kube-apiserver's manifests are rewritten, the new kube-apiserver never comes up, kubeadm rolls the manifests back and exits 1.",
+      description: "Every `kubeadm upgrade apply` on the nodes (control planes) fails half-way until --clear: etcd's and kube-apiserver's manifests are rewritten, the new kube-apiserver never comes up, kubeadm rolls the manifests back and exits 1.",
     }),
     'etcd-down': Flags.boolean({description: "The nodes' etcd member is stopped (SIGTERM) and the lab kubelet does not start it again."}),
     'etcd-up': Flags.boolean({description: "The nodes' etcd member is started again from its static pod manifest."}),

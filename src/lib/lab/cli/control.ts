@@ -43,7 +43,7 @@ export interface LabEtcdState {
   down: string[]
   /** VMs whose kube-apiserver exits at every start (kp lab fault NODE --apiserver-wont-start). */
   apiserverWontStart?: string[]
-  /** VMs whose next `kubeadm upgrade apply` fails half-way and rolls back (kp lab fault NODE --upgrade-apply-fails). */
+  /** VMs whose `kubeadm upgrade apply` fails half-way and rolls back (kp lab fault NODE --upgrade-apply-fails). */
   upgradeApplyFails?: string[]
 }
 
@@ -69,7 +69,7 @@ export interface FaultRequest {
   etcd?: Record<string, boolean>
   /** VMID → kube-apiserver exits at every start (true) or starts normally again (false). */
   apiserver?: Record<string, boolean>
-  /** VMID → the next `kubeadm upgrade apply` there fails and rolls back (true) or not (false). */
+  /** VMID → every `kubeadm upgrade apply` there fails and rolls back (true) or not (false). */
   upgradeApplyFails?: Record<string, boolean>
 }
 

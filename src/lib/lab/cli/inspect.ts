@@ -97,7 +97,7 @@ export interface FaultFlags {
   /** The nodes' kube-apiserver exits at once from its next start on (CrashLoopBackOff). */
   apiserverWontStart?: boolean
   apiserverStarts?: boolean
-  /** The nodes' next `kubeadm upgrade apply` fails half-way (the new kube-apiserver never comes up) and rolls back. */
+  /** Every `kubeadm upgrade apply` on the nodes fails half-way until --clear (the new kube-apiserver never comes up) and rolls back. */
   upgradeApplyFails?: boolean
   etcdUp?: boolean
   failTask?: string

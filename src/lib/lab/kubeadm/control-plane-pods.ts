@@ -84,7 +84,7 @@ function signal(pid: number | undefined, sig: NodeJS.Signals): void {
 export class LabControlPlanePods {
   /** VMIDs whose kube-apiserver exits as soon as it starts (kp lab fault --apiserver-wont-start). */
   readonly wontStart = new Set<number>()
-  /** VMIDs whose next `kubeadm upgrade apply` fails half-way and rolls back (kp lab fault --upgrade-apply-fails). */
+  /** VMIDs whose `kubeadm upgrade apply` fails half-way and rolls back until --clear (kp lab fault --upgrade-apply-fails). */
   readonly upgradeFails = new Set<number>()
   private readonly containers = new Map<string, PodContainer>()
   private readonly backoff = new Map<string, Backoff>()

@@ -27,6 +27,8 @@ const COMPONENTS = ['etcd', ...CONTROL_PLANE_COMPONENTS] as const
 /** How long the lab's kubeadm waits for a restarted static pod (kubeadm: 5m0s). */
 export const UPGRADE_WAIT_MS = {component: 60_000, faulty: 3000}
 
+/** How long a restarted container must keep running to count as up. */
+const STABLE_MS = 1500
 const configMaps = () => findResource('', 'v1', 'configmaps')!
 const minor = (v: string) => Number(v.replace(/^v/, '').split('.')[1])
 const bare = (v: string) => v.replace(/^v/, '')
@@ -151,14 +153,26 @@ export function upgradedManifest(component: string, text: string, version: strin
   return text.replace(/^(\s*image:\s*)\S+$/m, `$1${image}`)
 }
 
+/** The kubelet replaces the mirror pod of a static pod whose manifest changed: the API shows the new image. */
+function mirror(running: RunningCluster, node: string, manifest: string): void {
+  const pod = parse(manifest) as Pod
+  running.kube.addStaticPod(node, pod)
+  const name = `${pod.metadata.name}-${node}`
+  if (running.kube.cluster.find(PODS, 'kube-system', name)) running.kube.cluster.store.remove(PODS, 'kube-system', name)
+  running.kube.tick()
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Waits until the node's container of the component runs the image (the kubelet restarted it). */
 async function waitForImage(c: Call, component: string, image: string, timeoutMs: number): Promise<boolean> {
   const until = Date.now() + timeoutMs
+  // Up means up for a while: a container that crashes at once is seen running for a moment (kubeadm waits for the pod's health).
+  let since: number | undefined
   for (;;) {
     const runs = component === 'etcd' ? c.lab.pods.runningImage(c.vm.vmid, image) : c.lab.pods.controlPlane.image(c.vm.vmid, component as (typeof CONTROL_PLANE_COMPONENTS)[number]) === image
-    if (runs) return true
+    since = runs ? (since ?? Date.now()) : undefined
+    if (since !== undefined && Date.now() - since >= STABLE_MS) return true
     if (Date.now() >= until) return false
     await sleep(250)
   }
@@ -201,14 +215,14 @@ async function upgradeStaticPods(c: Call, running: RunningCluster, version: stri
       // The fault stays (every apply fails) until kp lab fault --clear; the old kube-apiserver starts again now.
       if (faulty) c.lab.pods.controlPlane.setWontStart({...c.vm, booted: true}, false)
 
-      for (const back of done) running.kube.addStaticPod(node, parse(readVmFile(c.vm.root, `${MANIFESTS}/${back}.yaml`)!) as Pod)
+      for (const back of done) mirror(running, node, readVmFile(c.vm.root, `${MANIFESTS}/${back}.yaml`)!)
       c.lab.log(`kubeadm upgrade ${prefix} on ${c.vm.name}: ${component} did not come up, manifests rolled back`)
       fail(c, plainError(`[upgrade/${prefix}] FATAL: couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state. Errors faced: `
         + `static Pod hash for component ${component} on Node ${node} did not change after 5m0s: timed out waiting for the condition`))
     }
 
     out(c, `[apiclient] Found 1 Pods for label selector component=${component}`, `[upgrade/staticpods] Component "${component}" upgraded successfully!`)
-    running.kube.addStaticPod(node, parse(next) as Pod)
+    mirror(running, node, next)
   }
 }
 
