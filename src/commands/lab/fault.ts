@@ -23,6 +23,7 @@ API faults apply to every call; VM, kubelet and etcd faults to the nodes named. 
     '<%= config.bin %> <%= command.id %> w1 --kubelet-down',
     '<%= config.bin %> <%= command.id %> cp1 --etcd-down',
     '<%= config.bin %> <%= command.id %> cp2 --apiserver-wont-start',
+    '<%= config.bin %> <%= command.id %> cp1 --upgrade-apply-fails',
     '<%= config.bin %> <%= command.id %> --clear',
   ]
 
@@ -43,6 +44,9 @@ API faults apply to every call; VM, kubelet and etcd faults to the nodes named. 
     'drop-ssh': Flags.boolean({description: 'Cut the open SSH sessions to the VMs now.'}),
     'apiserver-starts': Flags.boolean({description: "The nodes' kube-apiserver starts normally again (the lab kubelet's back-off is reset)."}),
     'apiserver-wont-start': Flags.boolean({description: "The nodes' kube-apiserver exits at once whenever the lab kubelet starts it next (after its manifest is moved back, a reboot): CrashLoopBackOff."}),
+    'upgrade-apply-fails': Flags.boolean({
+      description: "Every `kubeadm upgrade apply` on the nodes (control planes) fails half-way until --clear: etcd's and kube-apiserver's manifests are rewritten, the new kube-apiserver never comes up, kubeadm rolls the manifests back and exits 1.",
+    }),
     'etcd-down': Flags.boolean({description: "The nodes' etcd member is stopped (SIGTERM) and the lab kubelet does not start it again."}),
     'etcd-up': Flags.boolean({description: "The nodes' etcd member is started again from its static pod manifest."}),
     'fail-task': Flags.string({description: 'The next Proxmox task of this type fails (qmclone, qmstart, qmreboot, resize, qmsnapshot…).'}),
@@ -68,7 +72,7 @@ API faults apply to every call; VM, kubelet and etcd faults to the nodes named. 
     const f = this.flags
     const rate = (flag: string | undefined) => (flag === undefined ? undefined : Number(flag))
     const result = await labFault(this.stateDir, {
-      agentDown: f['agent-down'], agentUp: f['agent-up'], apiserverStarts: f['apiserver-starts'], apiserverWontStart: f['apiserver-wont-start'], apiErrorAfter: f['api-error-after'], apiErrorMethod: f['api-error-method'], apiErrorRate: rate(f['api-error-rate']),
+      agentDown: f['agent-down'], agentUp: f['agent-up'], apiserverStarts: f['apiserver-starts'], apiserverWontStart: f['apiserver-wont-start'], upgradeApplyFails: f['upgrade-apply-fails'], apiErrorAfter: f['api-error-after'], apiErrorMethod: f['api-error-method'], apiErrorRate: rate(f['api-error-rate']),
       apiErrorStatus: f['api-error-status'], apiLatency: f['api-latency'], apiLockContention: rate(f['api-lock-contention']),
       blockPdb: f['block-pdb'], clear: f.clear, dpkgLock: f['dpkg-lock'], dpkgUnlock: f['dpkg-unlock'], dropNextSsh: f['drop-next-ssh'], dropSsh: f['drop-ssh'], etcdDown: f['etcd-down'], etcdUp: f['etcd-up'], failTask: f['fail-task'], failTaskMessage: f['fail-task-message'],
       kubeErrorRate: rate(f['kube-error-rate']), kubeErrorStatus: f['kube-error-status'], kubeLatency: f['kube-latency'], kubeletDown: f['kubelet-down'], kubeletNotReadyAfterReboot: f['kubelet-not-ready-after-reboot'],

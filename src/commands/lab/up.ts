@@ -12,7 +12,7 @@ Needs root on a Linux machine you can spare (namespaces, overlay mounts, a bridg
     'cert-days': Flags.integer({default: 365, description: "Lifetime in days of the certificates the lab issues: kubeadm's (its CAs live 3650) and the API servers' serving certificates; shorter to rehearse expiring certificates."}),
     cluster: Flags.boolean({description: 'Also run the lab Kubernetes API with the nodes registered and demo workloads (Deployments with PDBs, a DaemonSet, an emptyDir pod, an unmanaged pod); writes <lab>/kubeconfig.'}),
     'control-planes': Flags.integer({default: 1, description: 'How many of the nodes in kp.yaml are control planes (odd: 1, 3, 5…).'}),
-    'kubernetes-version': Flags.string({default: '1.31.8', description: "Kubernetes version for kp.yaml; one the lab's repositories carry (1.30.13 … 1.32.5)."}),
+    'kubernetes-version': Flags.string({default: '1.31.8', description: "Kubernetes version for kp.yaml; one the lab's repositories carry (1.30.13 … 1.33.5)."}),
     nodes: Flags.integer({default: 3, description: 'How many nodes kp.yaml describes (VMIDs 201…, IPs 10.77.0.11…).'}),
     'pve-nodes': Flags.integer({default: 1, description: 'Proxmox nodes in the simulated cluster (pve, pve2…), to rehearse pveNode placement; cross-node clones need the shared storage "shared".'}),
   }

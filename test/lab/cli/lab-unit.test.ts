@@ -19,7 +19,7 @@ describe('the lab layout', () => {
     [{controlPlanes: 1, kubernetesVersion: '1.31.8', nodes: 0}, '--nodes must be 1 to 20'],
     [{controlPlanes: 4, kubernetesVersion: '1.31.8', nodes: 3}, '--control-planes must be 1 to --nodes (3)'],
     [{controlPlanes: 2, kubernetesVersion: '1.31.8', nodes: 3}, '--control-planes must be odd (1, 3, 5…)'],
-    [{controlPlanes: 1, kubernetesVersion: '1.29.1', nodes: 3}, "the lab's package repositories (Kubernetes 1.30, 1.31, 1.32) have no 1.29.1"],
+    [{controlPlanes: 1, kubernetesVersion: '1.29.1', nodes: 3}, "the lab's package repositories (Kubernetes 1.30, 1.31, 1.32, 1.33) have no 1.29.1"],
   ] as const)('refuses %j: %s', ([layout, message]) => {
     expect(layoutProblem(layout)).toContain(message)
   })
@@ -190,5 +190,28 @@ describe('kp lab fault --etcd-down/--etcd-up', () => {
 
   it('refuses when the lab runs no etcd', () => {
     expect(() => buildFaultRequest({...state, etcd: undefined}, {etcdDown: true, nodes: ['cp1']})).toThrow('the lab runs no etcd')
+  })
+})
+
+describe('kp lab fault --upgrade-apply-fails', () => {
+  const member = (name: string, vmid: number) => ({clientURL: 'https://x:2379', healthy: true, leader: false, name, peerURL: 'https://x:2380', vmid})
+  const state: LabState = {
+    etcd: {clusters: [{members: [member('cp1', 201)], name: 'lab'}], down: [], upgradeApplyFails: ['cp1']},
+    faults: {},
+    vms: [
+      {booted: true, faults: {}, ip: '10.77.0.11', name: 'cp1', node: 'pve', running: true, template: false, vmid: 201},
+      {booted: true, faults: {}, ip: '10.77.0.12', name: 'w1', node: 'pve', running: true, template: false, vmid: 202},
+    ],
+  }
+
+  it('is set on a control plane by name or VMID and cleared by --clear', () => {
+    expect(buildFaultRequest(state, {nodes: ['cp1'], upgradeApplyFails: true})).toEqual({upgradeApplyFails: {201: true}})
+    expect(buildFaultRequest(state, {nodes: ['201'], upgradeApplyFails: true})).toEqual({upgradeApplyFails: {201: true}})
+    expect(buildFaultRequest(state, {clear: true, nodes: []})).toEqual({proxmox: {}, upgradeApplyFails: {201: false}})
+  })
+
+  it('refuses a worker and a missing node', () => {
+    expect(() => buildFaultRequest(state, {nodes: ['w1'], upgradeApplyFails: true})).toThrow('w1 is not a control plane')
+    expect(() => buildFaultRequest(state, {nodes: [], upgradeApplyFails: true})).toThrow('name the nodes the fault is for')
   })
 })

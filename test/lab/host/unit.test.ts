@@ -121,7 +121,7 @@ describe('guest helpers', () => {
 describe('Kubernetes package repositories', () => {
   it('lays repositories out per minor like pkgs.k8s.io', () => {
     expect(repoPath('1.31')).toBe('core:/stable:/v1.31/deb')
-    expect(LAB_RELEASES.map((r) => r.minor)).toEqual(['1.30', '1.31', '1.32'])
+    expect(LAB_RELEASES.map((r) => r.minor)).toEqual(['1.30', '1.31', '1.32', '1.33'])
     for (const r of LAB_RELEASES) expect(r.patches.length).toBeGreaterThanOrEqual(2)
   })
 

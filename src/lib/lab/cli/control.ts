@@ -43,6 +43,8 @@ export interface LabEtcdState {
   down: string[]
   /** VMs whose kube-apiserver exits at every start (kp lab fault NODE --apiserver-wont-start). */
   apiserverWontStart?: string[]
+  /** VMs whose `kubeadm upgrade apply` fails half-way and rolls back (kp lab fault NODE --upgrade-apply-fails). */
+  upgradeApplyFails?: string[]
 }
 
 export interface LabState {
@@ -67,6 +69,8 @@ export interface FaultRequest {
   etcd?: Record<string, boolean>
   /** VMID → kube-apiserver exits at every start (true) or starts normally again (false). */
   apiserver?: Record<string, boolean>
+  /** VMID → every `kubeadm upgrade apply` there fails and rolls back (true) or not (false). */
+  upgradeApplyFails?: Record<string, boolean>
 }
 
 export interface FaultResult {

@@ -97,6 +97,8 @@ export interface FaultFlags {
   /** The nodes' kube-apiserver exits at once from its next start on (CrashLoopBackOff). */
   apiserverWontStart?: boolean
   apiserverStarts?: boolean
+  /** Every `kubeadm upgrade apply` on the nodes fails half-way until --clear (the new kube-apiserver never comes up) and rolls back. */
+  upgradeApplyFails?: boolean
   etcdUp?: boolean
   failTask?: string
   failTaskMessage?: string
@@ -112,7 +114,7 @@ export interface FaultFlags {
 }
 
 const VM_FLAGS = ['agentDown', 'agentUp', 'dpkgLock', 'dpkgUnlock', 'dropNextSsh', 'dropSsh', 'kubeletNotReadyAfterReboot', 'noBoot', 'rebootDelay'] as const
-const KUBELET_FLAGS = ['kubeletDown', 'kubeletUp', 'etcdDown', 'etcdUp', 'apiserverWontStart', 'apiserverStarts'] as const
+const KUBELET_FLAGS = ['kubeletDown', 'kubeletUp', 'etcdDown', 'etcdUp', 'apiserverWontStart', 'apiserverStarts', 'upgradeApplyFails'] as const
 const KUBE_FLAGS = ['blockPdb', 'kubeErrorRate', 'kubeLatency', 'stuckPod'] as const
 
 /** `200` or `100-800` → a latency the fakes understand; 0 → none. */
@@ -136,7 +138,7 @@ export function buildFaultRequest(current: LabState, flags: FaultFlags): FaultRe
   if (flags.nodes.length > 0 && vmFlagsGiven.length === 0 && kubeletFlagsGiven.length === 0 && !flags.clear) {
     throw new UsageError(
       'say which fault the nodes get: --agent-down, --agent-up, --reboot-delay, --drop-ssh, --drop-next-ssh, --no-boot, --dpkg-lock, --dpkg-unlock, ' +
-        '--kubelet-not-ready-after-reboot, --kubelet-down, --kubelet-up, --etcd-down, --etcd-up, --apiserver-wont-start or --apiserver-starts',
+        '--kubelet-not-ready-after-reboot, --kubelet-down, --kubelet-up, --etcd-down, --etcd-up, --apiserver-wont-start, --apiserver-starts or --upgrade-apply-fails',
     )
   }
 
@@ -231,19 +233,22 @@ function etcdFaultRequest(current: LabState, flags: FaultFlags): Pick<FaultReque
 }
 
 /** `--apiserver-wont-start`/`--apiserver-starts` for the control planes named; --clear lets every one start again. */
-function apiserverFaultRequest(current: LabState, flags: FaultFlags): Pick<FaultRequest, 'apiserver'> {
+function apiserverFaultRequest(current: LabState, flags: FaultFlags): Pick<FaultRequest, 'apiserver' | 'upgradeApplyFails'> {
   const apiserver: Record<string, boolean> = {}
+  const upgrade: Record<string, boolean> = {}
   if (flags.clear) for (const name of current.etcd?.apiserverWontStart ?? []) apiserver[String(resolveVm(current.vms, name).vmid)] = false
-  if (flags.apiserverWontStart || flags.apiserverStarts) {
+  if (flags.clear) for (const name of current.etcd?.upgradeApplyFails ?? []) upgrade[String(resolveVm(current.vms, name).vmid)] = false
+  if (flags.apiserverWontStart || flags.apiserverStarts || flags.upgradeApplyFails) {
     const planes = current.etcd?.clusters.flatMap((c) => c.members) ?? []
     for (const ref of flags.nodes) {
       const vm = resolveVm(current.vms, ref)
       if (!planes.some((m) => m.vmid === vm.vmid)) throw new UsageError(`${vm.name} is not a control plane: it runs no kube-apiserver`, {hint: `the control planes: ${planes.map((m) => m.name).join(', ') || 'none yet'}`})
-      apiserver[String(vm.vmid)] = flags.apiserverWontStart === true
+      if (flags.upgradeApplyFails) upgrade[String(vm.vmid)] = true
+      if (flags.apiserverWontStart || flags.apiserverStarts) apiserver[String(vm.vmid)] = flags.apiserverWontStart === true
     }
   }
 
-  return Object.keys(apiserver).length > 0 ? {apiserver} : {}
+  return {...(Object.keys(apiserver).length > 0 ? {apiserver} : {}), ...(Object.keys(upgrade).length > 0 ? {upgradeApplyFails: upgrade} : {})}
 }
 
 /** The Kubernetes part of a fault request: API latency and errors, blocking PDBs, stuck pods, silent kubelets. */

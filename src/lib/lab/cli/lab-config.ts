@@ -44,7 +44,7 @@ export interface LabEndpoints {
   repoKeyFingerprint: string
 }
 
-/** Versions the lab's repositories carry, e.g. 1.30.13 … 1.32.5. */
+/** Versions the lab's repositories carry, e.g. 1.30.13 … 1.33.5. */
 export function labVersions(): string[] {
   return LAB_RELEASES.flatMap((r) => r.patches)
 }

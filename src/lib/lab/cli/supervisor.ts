@@ -180,7 +180,10 @@ async function etcdState(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | undef
   const names = new Map(labVms(lab, pve).map((vm) => [vm.vmid, vm.name]))
   const down = [...kubeadm.pods.etcdDown].map((vmid) => names.get(vmid) ?? String(vmid)).sort()
   const wontStart = [...kubeadm.pods.controlPlane.wontStart].map((vmid) => names.get(vmid) ?? String(vmid)).sort()
-  return clusters.length === 0 && down.length === 0 ? undefined : {clusters, down, ...(wontStart.length > 0 ? {apiserverWontStart: wontStart} : {})}
+  const upgradeFails = [...kubeadm.pods.controlPlane.upgradeFails].map((vmid) => names.get(vmid) ?? String(vmid)).sort()
+  return clusters.length === 0 && down.length === 0
+    ? undefined
+    : {clusters, down, ...(wontStart.length > 0 ? {apiserverWontStart: wontStart} : {}), ...(upgradeFails.length > 0 ? {upgradeApplyFails: upgradeFails} : {})}
 }
 
 async function labStateWithEtcd(lab: Lab, pve: FakeProxmox, kubeadm?: LabKubeadm): Promise<LabState> {
@@ -227,6 +230,11 @@ async function applyFaults(lab: Lab, pve: FakeProxmox, kubeadm: LabKubeadm | und
     const vm = labVms(lab, pve).find((v) => v.vmid === Number(vmid))
     if (!vm || !kubeadm) throw new Error(`the lab has no VM ${vmid}`)
     kubeadm.pods.controlPlane.setWontStart(vm, on)
+  }
+  for (const [vmid, on] of Object.entries(request.upgradeApplyFails ?? {})) {
+    if (!kubeadm) throw new Error(`the lab has no VM ${vmid}`)
+    if (on) kubeadm.pods.controlPlane.upgradeFails.add(Number(vmid))
+    else kubeadm.pods.controlPlane.upgradeFails.delete(Number(vmid))
   }
   if (request.proxmox) pve.setFaults({...request.proxmox, cloneLock: request.proxmox.cloneLock ?? pve.faults().cloneLock})
   for (const [vmid, faults] of Object.entries(request.vms ?? {})) await lab.setFault(Number(vmid), faults)

@@ -39,6 +39,7 @@ export const LAB_RELEASES: MinorRelease[] = [
   {cni: '1.4.0', criTools: '1.30.1', kubeletNeedsCni: true, minor: '1.30', patches: ['1.30.13', '1.30.14']},
   {cni: '1.5.1', criTools: '1.31.1', kubeletNeedsCni: true, minor: '1.31', patches: ['1.31.8', '1.31.9']},
   {cni: '1.6.0', criTools: '1.32.0', kubeletNeedsCni: false, minor: '1.32', patches: ['1.32.4', '1.32.5']},
+  {cni: '1.7.1', criTools: '1.33.0', kubeletNeedsCni: false, minor: '1.33', patches: ['1.33.4', '1.33.5']},
 ]
 
 /** Upstream's Debian revision for packages built on OBS. */

@@ -86,6 +86,8 @@ export interface KubeconfigOptions {
 export interface FakeKube {
   /** Register a static pod the node's kubelet runs; the server keeps its mirror pod. */
   addStaticPod(node: string, pod: Pod): void
+  /** `/version`'s gitVersion from now on (the lab moves it when a kube-apiserver of a new version runs); whether it changed. */
+  setGitVersion(gitVersion: string): boolean
   caPem: string
   close(): Promise<void>
   /** Resolves once every change made so far (requests, ticks, lab calls) is in etcd; at once without etcd. */
@@ -274,7 +276,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     etcd?.close()
     throw new Error(`the lab's API server could not write its first objects to etcd: ${(error as Error).message}`)
   })
-  const gitVersion = options.gitVersion ?? 'v1.31.8'
+  let gitVersion = options.gitVersion ?? 'v1.31.8'
   const requests = requestRecorder<KubeRequestLogEntry>(options.requestLogFile ?? (options.stateFile ? path.join(path.dirname(options.stateFile), 'kube-requests.jsonl') : undefined))
   let address = ''
 
@@ -553,6 +555,11 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       tick()
     },
     setFaults: (next) => faults.set(next),
+    setGitVersion(next) {
+      if (next === gitVersion) return false
+      gitVersion = next
+      return true
+    },
     setServingCertificate(certPem, keyPem) {
       if (certPem === presented.cert && keyPem === presented.key) return false
       server.setSecureContext({ca: pki.ca.certPem, cert: certPem, key: keyPem})

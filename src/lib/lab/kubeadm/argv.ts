@@ -71,6 +71,11 @@ const CERTS_FLAGS: Record<string, FlagDef> = {'cert-dir': s(), config: s(), kube
 export const RENEWABLE = ['admin.conf', 'all', 'apiserver', 'apiserver-etcd-client', 'apiserver-kubelet-client', 'controller-manager.conf', 'etcd-healthcheck-client',
   'etcd-peer', 'etcd-server', 'front-proxy-client', 'scheduler.conf', 'super-admin.conf']
 
+const UPGRADE_FLAGS: Record<string, FlagDef> = {
+  'allow-experimental-upgrades': b(), 'allow-release-candidate-upgrades': b(), config: s(), 'etcd-upgrade': b(), 'feature-gates': s(), 'ignore-preflight-errors': list,
+  kubeconfig: s(), 'print-config': b(),
+}
+
 const COMMANDS: Record<string, {args: 'any' | 'none' | 'one' | 'optional'; flags: Record<string, FlagDef>}> = {
   'certs certificate-key': {args: 'none', flags: {}},
   'certs check-expiration': {args: 'none', flags: {...CERTS_FLAGS, 'allow-missing-template-keys': b(), output: s('o'), 'show-managed-fields': b()}},
@@ -79,6 +84,12 @@ const COMMANDS: Record<string, {args: 'any' | 'none' | 'one' | 'optional'; flags
   'init phase upload-certs': {args: 'none', flags: {'certificate-key': s(), config: s(), kubeconfig: s(), 'skip-certificate-key-print': b(), 'upload-certs': b()}},
   join: {args: 'optional', flags: JOIN_FLAGS},
   reset: {args: 'none', flags: RESET_FLAGS},
+  'upgrade apply': {
+    args: 'optional',
+    flags: {...UPGRADE_FLAGS, 'certificate-renewal': b(), 'dry-run': b(), force: b('f'), 'image-pull-timeout': {kind: 'duration'}, patches: s(), 'skip-phases': list, yes: b('y')},
+  },
+  'upgrade node': {args: 'none', flags: {'certificate-renewal': b(), 'dry-run': b(), 'etcd-upgrade': b(), 'ignore-preflight-errors': list, kubeconfig: s(), patches: s(), 'skip-phases': list}},
+  'upgrade plan': {args: 'optional', flags: {...UPGRADE_FLAGS, 'allow-missing-template-keys': b(), output: s('o'), 'show-managed-fields': b()}},
   'token create': {
     args: 'optional',
     flags: {...TOKEN_FLAGS, 'certificate-key': s(), config: s(), description: s(), groups: list, 'print-join-command': b(), ttl: {kind: 'duration'}, usages: list},
@@ -96,10 +107,11 @@ const PARENTS: Record<string, string[]> = {
   'certs renew': RENEWABLE,
   'init phase': ['addon', 'bootstrap-token', 'certs', 'control-plane', 'etcd', 'kubeconfig', 'kubelet-finalize', 'kubelet-start', 'mark-control-plane', 'preflight', 'show-join-command', 'upload-certs', 'upload-config', 'wait-control-plane'],
   token: ['create', 'delete', 'generate', 'list'],
+  upgrade: ['apply', 'diff', 'node', 'plan'],
 }
 
 /** Real kubeadm commands the lab does not simulate (the stub says so and exits 0, as before). */
-export const NOT_SIMULATED = new Set(['completion', 'config', 'kubeconfig', 'upgrade', 'certs generate-csr'])
+export const NOT_SIMULATED = new Set(['completion', 'config', 'kubeconfig', 'upgrade diff', 'certs generate-csr'])
 
 const fail = (message: string, code = 1, hint = true): ArgvError => ({code, message: hint ? `${message}\n${STACK_HINT}\n` : `${message}\n`})
 

@@ -12,6 +12,7 @@ import {kubeadmInit} from './init.js'
 import {kubeadmJoin} from './join.js'
 import {kubeadmReset} from './reset.js'
 import {certificateKey, tokenCreate, tokenDelete, tokenGenerate, uploadCerts} from './token.js'
+import {upgradeApply, upgradeNode, upgradePlan} from './upgrade.js'
 import type {LabVm} from './vm.js'
 
 const RUN: Record<string, (c: Call) => number | Promise<number>> = {
@@ -25,6 +26,9 @@ const RUN: Record<string, (c: Call) => number | Promise<number>> = {
   'token create': tokenCreate,
   'token delete': tokenDelete,
   'token generate': tokenGenerate,
+  'upgrade apply': upgradeApply,
+  'upgrade node': upgradeNode,
+  'upgrade plan': upgradePlan,
 }
 
 // Calls on one VM run one at a time, as two kubeadm processes on one node would fight over its files.
@@ -46,7 +50,7 @@ export function kubeadmHandler(lab: KubeadmLab, findVm: (ip: string) => LabVm | 
     }
 
     if (call.flags.help === true || call.path === '') {
-      session.out(`kp lab: the lab's kubeadm ${request.version} simulates: init --config, init phase upload-certs, join, reset, token create|delete|generate, certs certificate-key|check-expiration|renew, version.\n`)
+      session.out(`kp lab: the lab's kubeadm ${request.version} simulates: init --config, init phase upload-certs, join, reset, token create|delete|generate, certs certificate-key|check-expiration|renew, upgrade plan|apply|node, version.\n`)
       return 0
     }
 

@@ -39,6 +39,8 @@ export interface ServingPair {
 
 interface PodContainer {
   argv: string[]
+  /** The manifest's image: a new tag (kubeadm upgrade) restarts the pod, as a changed pod hash does. */
+  image: string
   attempt: number
   /** nsenter, whose child is the container: its exit is the container's. */
   child: ChildProcess
@@ -82,6 +84,8 @@ function signal(pid: number | undefined, sig: NodeJS.Signals): void {
 export class LabControlPlanePods {
   /** VMIDs whose kube-apiserver exits as soon as it starts (kp lab fault --apiserver-wont-start). */
   readonly wontStart = new Set<number>()
+  /** VMIDs whose `kubeadm upgrade apply` fails half-way and rolls back until --clear (kp lab fault --upgrade-apply-fails). */
+  readonly upgradeFails = new Set<number>()
   private readonly containers = new Map<string, PodContainer>()
   private readonly backoff = new Map<string, Backoff>()
 
@@ -92,6 +96,11 @@ export class LabControlPlanePods {
   running(vmid: number, component: ControlPlaneComponent = 'kube-apiserver'): boolean {
     const c = this.containers.get(`${vmid}/${component}`)
     return c !== undefined && !c.exited && c.stoppingSince === undefined
+  }
+
+  /** The image of the VM's running container of a component (`registry.k8s.io/kube-apiserver:v1.31.9`). */
+  image(vmid: number, component: ControlPlaneComponent = 'kube-apiserver'): string | undefined {
+    return this.running(vmid, component) ? this.containers.get(`${vmid}/${component}`)?.image : undefined
   }
 
   /** The certificate and key the VM's running kube-apiserver serves, if one runs. */
@@ -160,7 +169,7 @@ export class LabControlPlanePods {
     const manifest = readVmFile(vm.root, `/etc/kubernetes/manifests/${component}.yaml`)
     const spec = manifest === undefined ? undefined : etcdContainer(manifest)
     if (c) {
-      if (c.stoppingSince === undefined && (!spec || JSON.stringify(c.argv) !== JSON.stringify(spec.command))) {
+      if (c.stoppingSince === undefined && (!spec || JSON.stringify(c.argv) !== JSON.stringify(spec.command) || c.image !== spec.image)) {
         c.stoppingSince = Date.now()
         signal(c.hostPid, 'SIGTERM')
         this.log(`kubelet ${vm.name}: stopping ${component} (${spec ? 'manifest changed' : 'manifest removed'})`)
@@ -201,6 +210,7 @@ export class LabControlPlanePods {
     const child = spawn('nsenter', ['-t', String(init), '-n', '-p', '--', process.execPath, STANDIN, ...spec.command], {env, stdio: 'ignore'})
     const c: PodContainer = {
       argv: spec.command,
+      image: spec.image,
       attempt,
       child,
       exited: false,

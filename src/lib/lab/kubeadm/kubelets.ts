@@ -10,6 +10,9 @@
  * kubelet service; nodes without a VM keep reporting Ready. `kp lab fault NODE --kubelet-down`
  * silences a node in either.
  */
+import {statSync} from 'node:fs'
+import path from 'node:path'
+
 import type {FakeKube} from '../kube/index.js'
 import {NODES, PODS} from '../kube/cluster.js'
 import type {Node, Pod} from '../kube/types.js'
@@ -66,10 +69,20 @@ export function installsCni(pod: Pod): boolean {
   })
 }
 
+/** Orders `v1.31.9`-style versions. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.replace(/^v/, '').split('.').map(Number)
+  const pb = b.replace(/^v/, '').split('.').map(Number)
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0)
+  return 0
+}
+
 export class LabKubelets {
   readonly down = new Set<string>()
   private timer: NodeJS.Timeout | undefined
   private readonly posting = new Map<string, 'ready' | 'network' | 'silent'>()
+  /** Per node (`cluster/node`), the kubelet service start it last reported its version from. */
+  private readonly started = new Map<string, string>()
   /** Per API server (a restarted one presents its own again), the certificate and key last handed to it. */
   private readonly presented = new WeakMap<FakeKube, string>()
 
@@ -173,6 +186,7 @@ export class LabKubelets {
           kube.containerRunning('kube-system', `etcd-${name}`, this.options.pods.running(vm.vmid))
           for (const c of CONTROL_PLANE_COMPONENTS) kube.containerRunning('kube-system', `${c}-${name}`, this.options.pods.controlPlane.running(vm.vmid, c))
         }
+        if (kubelet && ours) this.reportVersion(kube, `${record.name}/${name}`, name, vm, node)
         const cni = up && hasCniConfig(vm)
         const held = this.down.has(name) || vm?.kubeletNotReady === true
         const ready = kubelet && ours && cni && !held
@@ -192,7 +206,50 @@ export class LabKubelets {
       }
 
       this.presentNewestApiServer(running, vms)
+      this.serveNewestVersion(running, vms)
     }
+  }
+
+  /**
+   * A kubelet reports the version of the binary it runs: the package installed in the VM when the
+   * service last started. apt replacing the package changes nothing until the kubelet restarts (the
+   * stub's systemctl recreates the unit's active marker at each start, so its inode and mtime tell
+   * one start from the next). A restarted supervisor takes the installed version at once.
+   */
+  private reportVersion(kube: FakeKube, key: string, name: string, vm: LabVm, node: Node): void {
+    let start: string
+    try {
+      const marker = statSync(path.join(vm.root, '/var/lib/kp-lab/services/active/kubelet.service'))
+      start = `${marker.ino}/${marker.mtimeMs}`
+    } catch {
+      return
+    }
+
+    if (this.started.get(key) === start) return
+    this.started.set(key, start)
+    const installed = installedVersion(vm.root, 'kubelet')
+    const info = node.status?.nodeInfo as {kubeletVersion?: string} | undefined
+    if (!installed || info?.kubeletVersion === `v${installed}`) return
+    kube.cluster.patch(NODES, undefined, name, 'application/merge-patch+json', {status: {nodeInfo: {kubeProxyVersion: `v${installed}`, kubeletVersion: `v${installed}`}}}, 'status')
+    this.options.log(`kubelet ${name}: restarted at v${installed} (was ${info?.kubeletVersion ?? 'unknown'})`)
+  }
+
+  /**
+   * `/version` of the endpoint: the endpoint stands for a load balancer in front of the control planes,
+   * so clients see one API server or another. The lab answers the newest kube-apiserver that runs
+   * (its image tag), so the version moves as soon as the first upgraded one serves and moves back if
+   * it is rolled back; none running keeps the last one.
+   */
+  private serveNewestVersion(running: RunningCluster, vms: readonly LabVmState[]): void {
+    const pods = this.options.pods?.controlPlane
+    if (!pods) return
+    const versions = running.record.members
+      .filter((m) => m.role === 'control-plane' && vms.some((v) => v.vmid === m.vmid && v.booted))
+      .map((m) => /:(v\d+\.\d+\.\d+)$/.exec(pods.image(m.vmid) ?? '')?.[1])
+      .filter((v) => v !== undefined)
+      .sort(compareVersions)
+    const newest = versions.at(-1)
+    if (newest && running.kube.setGitVersion(newest)) this.options.log(`kubeadm cluster ${running.record.name}: the endpoint answers ${newest}`)
   }
 
   /**

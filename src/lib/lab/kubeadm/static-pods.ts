@@ -35,6 +35,8 @@ export const MAX_BACKOFF_MS = 300_000
 
 interface Container {
   argv: string[]
+  /** The manifest's image when this supervisor started it (unknown for an adopted one): a new tag restarts it. */
+  image?: string
   attempt: number
   child?: ChildProcess
   exited: boolean
@@ -126,6 +128,12 @@ export class LabStaticPods {
     return c !== undefined && !c.exited && c.stoppingSince === undefined
   }
 
+  /** Whether the VM's etcd runs the image (one adopted from an earlier supervisor, whose image is unknown, counts). */
+  runningImage(vmid: number, image: string): boolean {
+    const c = this.containers.get(vmid)
+    return this.running(vmid) && (c?.image === undefined || c.image === image)
+  }
+
   setDown(vm: LabVmState, down: boolean): void {
     if (down) this.etcdDown.add(vm.vmid)
     else {
@@ -160,7 +168,7 @@ export class LabStaticPods {
     const spec = manifest === undefined ? undefined : etcdContainer(manifest)
     const wanted = spec !== undefined && !this.etcdDown.has(vm.vmid)
     if (c) {
-      if (c.stoppingSince === undefined && (!wanted || JSON.stringify(c.argv) !== JSON.stringify(spec.command))) this.stop(vm, c, wanted ? 'manifest changed' : manifest === undefined ? 'manifest removed' : 'fault')
+      if (c.stoppingSince === undefined && (!wanted || JSON.stringify(c.argv) !== JSON.stringify(spec.command) || (c.image !== undefined && c.image !== spec.image))) this.stop(vm, c, wanted ? 'manifest changed' : manifest === undefined ? 'manifest removed' : 'fault')
       return
     }
 
@@ -261,7 +269,7 @@ export class LabStaticPods {
     }
     // nsenter forks into the VM's PID namespace; its child (container-run, then etcd) is the container.
     const child = spawn('nsenter', ['-t', String(init), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', RUNNER, ...spec.command], {detached: true, env, stdio: 'ignore'})
-    const c: Container = {argv: spec.command, attempt, child, exited: false, id, init, startedAt: Date.now()}
+    const c: Container = {argv: spec.command, attempt, child, image: spec.image, exited: false, id, init, startedAt: Date.now()}
     child.on('exit', () => {
       c.exited = true
     })
