@@ -36,10 +36,10 @@ export function nodeVersions(config: KpConfig, apiNodes: readonly KubeNode[], po
   })
 }
 
-/** The installed kubeadm's upstream version, or why kp could not read it. */
+/** The installed kubeadm's upstream version, or why kp could not read it (through sudo, as node-state reads the packages). */
 export async function readKubeadm(session: () => Promise<SshSession>, signal?: AbortSignal): Promise<{kubeadm?: string; error?: string}> {
   try {
-    const result = await (await session()).exec(['dpkg-query', '-W', '-f=${Version}', 'kubeadm'], {allowFailure: true, idempotent: true, ...(signal ? {signal} : {})})
+    const result = await (await session()).exec(['dpkg-query', '-W', '-f=${Version}', 'kubeadm'], {allowFailure: true, idempotent: true, sudo: true, ...(signal ? {signal} : {})})
     if (result.code !== 0) return {error: `kubeadm is not installed (dpkg-query: ${(result.stderr || result.stdout).trim().split('\n')[0]})`}
     const version = upstreamOf(result.stdout.trim())
     return version ? {kubeadm: version} : {error: 'dpkg-query printed no kubeadm version'}
