@@ -38,8 +38,8 @@ describe.skipIf(skip)('kp upgrade plan', () => {
   let repo: Server
   let config: string
   const run = (args: string[], file = config) => runKp(['upgrade', 'plan', ...args, '-c', file, '--state-dir', path.join(dir, 'state')], {env: {HOME: dir}, timeoutMs: 60_000})
-  const plan = async (args: string[] = []) => {
-    const result = await run([...args, '--json'])
+  const plan = async (args: string[] = [], file = config) => {
+    const result = await run([...args, '--json'], file)
     return {code: result.code, report: parseEnvelope<PlanReport>(result.stdout).result!, stderr: result.stderr}
   }
 
@@ -172,6 +172,24 @@ ${NODES.map((n, i) => `  - {name: ${n.name}, role: ${n.role}, vmid: ${201 + i}, 
     } finally {
       t.kube.nodeReady('w2', true)
       await runScheduler('v1.31.8')
+    }
+  })
+
+  it('an etcd member not ready, and a node kp cannot reach over SSH', async () => {
+    const unreachable = path.join(dir, 'unreachable.yaml')
+    // Nothing listens on 127.0.18.9: w2's SSH connection is refused.
+    writeFileSync(unreachable, readFileSync(config, 'utf8').replace('ip: 127.0.18.3', 'ip: 127.0.18.9'))
+    t.kube.containerRunning('kube-system', 'etcd-cp1', false)
+    try {
+      const {code, report} = await plan([], unreachable)
+      const blockers = report.blockers.filter((b) => b.code !== 'pod-not-evictable')
+      expect(blockers.map((b) => `${b.code}${b.node ? ` ${b.node}` : ''}`)).toEqual(['node-unreachable w2', 'etcd-unhealthy'])
+      expect(blockers[0]!.problem).toMatch(/^kp cannot read kubeadm's version on w2: .*127\.0\.18\.9/)
+      expect(blockers[0]!.fix).toBe('make kp reach w2 over SSH (kp ssh w2 -- true)')
+      expect(blockers[1]!.problem).toMatch(/^etcd is not healthy: 0 of 1 etcd members ready.*etcd-cp1 not ready/)
+      expect(code).toBe(4)
+    } finally {
+      t.kube.containerRunning('kube-system', 'etcd-cp1', true)
     }
   })
 

@@ -29,7 +29,7 @@ No lock, never prompts (unknown host keys are refused). Exit codes: 0 nothing bl
       stateDir: this.stateDir,
       ...(this.flags.to ? {to: this.flags.to} : {}),
     })
-    if (!this.jsonEnabled()) process.stdout.write(formatPlan(report, stdoutColour()))
+    if (!this.jsonEnabled()) process.stdout.write(formatPlan(report, stdoutColour(), Boolean(this.flags.to)))
     process.exitCode = report.exitCode
     return report
   }

@@ -27,7 +27,7 @@ function atTarget(node: NodeVersions, target: string): boolean {
   return [node.kubelet, node.kubeadm, ...components].every((v) => v === target)
 }
 
-export function formatPlan(report: UpgradeAssessment & {cluster: string}, c: ChalkInstance): string {
+export function formatPlan(report: UpgradeAssessment & {cluster: string}, c: ChalkInstance, asked = false): string {
   const out: string[] = [c.bold(`Cluster ${report.cluster}: Kubernetes ${report.current} (the API servers${new Set(report.nodes.map((n) => n.components['kube-apiserver']).filter(Boolean)).size > 1 ? ', the lowest' : ''})`), '']
   const rows = [['NODE', 'ROLE', 'READY', 'API SERVER', 'CONTROLLER MANAGER', 'SCHEDULER', 'ETCD', 'KUBELET', 'KUBEADM']]
   for (const n of report.nodes) {
@@ -45,7 +45,7 @@ export function formatPlan(report: UpgradeAssessment & {cluster: string}, c: Cha
     return `${out.join('\n')}\n`
   }
 
-  out.push(`Target: ${report.target}`, '', c.bold(`What kp upgrade cluster --to ${report.target} would do:`))
+  out.push(`Target: ${report.target}${asked ? '' : ' (the newest patch of the next minor, else of this one; --to chooses)'}`, '', c.bold(`What kp upgrade cluster --to ${report.target} would do:`))
   out.push(`  first: an etcd backup, Proxmox snapshots when maintenance.snapshotBeforeMaintenance; every node's Kubernetes apt repository switched to v${minorOf(report.target)}`)
   nodeSteps(report, report.target).forEach(({node, steps}, i) => out.push(`  ${i + 1}. ${node}: ${steps}`))
   out.push(`  last: cluster.kubernetesVersion ${report.target} in kp.yaml, then kp health`, '')
