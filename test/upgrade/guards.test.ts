@@ -61,6 +61,11 @@ describe('controlPlaneGuards', () => {
     expect(b!.problem).not.toContain('on cp1')
   })
 
+  it('lets the upgrade to the newest of them finish (a resume half-way through the control planes)', () => {
+    expect(controlPlaneGuards([cp('cp1', '1.31.2'), cp('cp2', '1.30.14')], '1.31.2')).toEqual([])
+    expect(codes(controlPlaneGuards([cp('cp1', '1.31.2'), cp('cp2', '1.30.14')], '1.31.3'))).toEqual(['apiservers-differ'])
+  })
+
   it('names a scheduler left behind even when the API servers agree', () => {
     const stale = cp('cp2', '1.31.2', {components: {'kube-apiserver': '1.31.2', 'kube-controller-manager': '1.31.2', 'kube-scheduler': '1.30.14'}})
     const [b] = controlPlaneGuards([cp('cp1', '1.31.2'), stale])
@@ -76,6 +81,10 @@ describe('kubeletGuards', () => {
   it('refuses a kubelet newer than the API server', () => {
     const [b] = kubeletGuards([cp('cp1', '1.30.1'), worker('w1', '1.30.2')], '1.30.1', '1.31.0')
     expect(b).toMatchObject({code: 'kubelet-skew', node: 'w1', problem: 'the kubelet on w1 runs 1.30.2, newer than the API server 1.30.1 (unsupported)'})
+  })
+
+  it('accepts a kubelet at its own upgraded API server while another control plane is behind', () => {
+    expect(kubeletGuards([cp('cp1', '1.31.2'), cp('cp2', '1.30.14')], '1.30.14', '1.31.2')).toEqual([])
   })
 
   it('refuses a kubelet more than three minors behind the target', () => {

@@ -103,7 +103,7 @@ export async function assessUpgrade(ctx: AssessContext, options: AssessOptions):
 
   const blockers = [
     ...(target ? versionGuards(current, target) : []),
-    ...controlPlaneGuards(nodes),
+    ...controlPlaneGuards(nodes, target),
     ...kubeletGuards(nodes, current, target),
     ...(target ? repositoryGuard(target, available, unreadable[minorOf(target)]) : []),
     ...readyGuards(nodes),

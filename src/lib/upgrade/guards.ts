@@ -53,12 +53,14 @@ const COMPONENTS: readonly ComponentName[] = ['kube-apiserver', 'kube-controller
  * Every API server, controller manager and scheduler on every control plane at one version, else a
  * previous upgrade stopped half-way: finish it (to the newest of them) before starting another.
  */
-export function controlPlaneGuards(nodes: readonly NodeVersions[]): Blocker[] {
+export function controlPlaneGuards(nodes: readonly NodeVersions[], target?: string): Blocker[] {
   const planes = nodes.filter((n) => n.role === 'control-plane')
   const seen = planes.flatMap((n) => COMPONENTS.flatMap((c) => (n.components[c] ? [{component: c, node: n.name, version: n.components[c]}] : [])))
   const versions = [...new Set(seen.map((s) => s.version))].sort(compareVersions)
   if (versions.length <= 1) return []
   const newest = versions.at(-1)!
+  // Finishing that upgrade is what the fix says, so an upgrade to the newest of them (a resume) must not be refused.
+  if (target && compareVersions(target, newest) === 0) return []
   const behind = seen.filter((s) => s.version !== newest).map((s) => `${s.component} ${s.version} on ${s.node}`)
   const apiservers = new Set(seen.filter((s) => s.component === 'kube-apiserver').map((s) => s.version))
   return [{
@@ -72,12 +74,14 @@ export function controlPlaneGuards(nodes: readonly NodeVersions[]): Blocker[] {
 export function kubeletGuards(nodes: readonly NodeVersions[], apiserver: string, target: string | undefined): Blocker[] {
   const api = parseVersion(apiserver)
   const to = target ? parseVersion(target) : undefined
+  // Half-way through an upgrade the upgraded control planes' kubelets are at their own API server's version: newer than the newest is the fault.
+  const newest = [apiserver, ...nodes.flatMap((n) => (n.components['kube-apiserver'] ? [n.components['kube-apiserver']] : []))].sort(compareVersions).at(-1)!
   const blockers: Blocker[] = []
   for (const node of nodes) {
     const kubelet = node.kubelet ? parseVersion(node.kubelet) : undefined
     if (!kubelet || !api) continue
-    if (compareVersions(node.kubelet!, apiserver) > 0) {
-      blockers.push({code: 'kubelet-skew', fix: `finish the last upgrade first: kp upgrade cluster --to ${node.kubelet}`, node: node.name, problem: `the kubelet on ${node.name} runs ${node.kubelet}, newer than the API server ${apiserver} (unsupported)`})
+    if (compareVersions(node.kubelet!, newest) > 0) {
+      blockers.push({code: 'kubelet-skew', fix: `finish the last upgrade first: kp upgrade cluster --to ${node.kubelet}`, node: node.name, problem: `the kubelet on ${node.name} runs ${node.kubelet}, newer than the API server ${newest} (unsupported)`})
       continue
     }
 
