@@ -38,7 +38,7 @@ export async function checkPackageVersions(config: KpConfig, options: PackageChe
 }
 
 /** The Packages index (plain, else gzip), or a problem saying why it could not be read. */
-async function readIndex(repoUrl: string, version: string, options: PackageCheckOptions): Promise<{index: string} | {problem: string}> {
+export async function readIndex(repoUrl: string, version: string, options: PackageCheckOptions): Promise<{index: string} | {problem: string}> {
   const get = (name: string) => httpGet(`${repoUrl}${name}`, {fetch: options.fetch, maxBytes: MAX_INDEX_BYTES, signal: options.signal, timeoutMs: options.timeoutMs ?? 20_000})
   const unreadable = (why: string) => ({problem: `cannot read the package index of the Kubernetes apt repository ${repoUrl}: ${why}; check packages.kubernetesRepoBase and that this machine reaches it`})
   try {
@@ -75,7 +75,7 @@ export function upstreamOf(debianVersion: string): string {
 }
 
 /** Upstream versions all three packages have, oldest first. */
-function commonUpstreamVersions(versions: Map<string, string[]>): string[] {
+export function commonUpstreamVersions(versions: Map<string, string[]>): string[] {
   const sets = KUBERNETES_PACKAGES.map((pkg) => new Set((versions.get(pkg) ?? []).map(upstreamOf)))
   const common = [...sets[0]!].filter((v) => sets.every((s) => s.has(v)))
   const key = (v: string) => v.split(/[.+~-]/).map((part) => (/^\d+$/.test(part) ? part.padStart(8, '0') : part)).join('.')
