@@ -76,12 +76,18 @@ install_targets() {
   ((${#targets[@]})) || return 0
   if applying; then
     apt-mark unhold "${packages[@]}" >&2
-    apt_get install -y -o Dpkg::Options::=--force-confold --allow-change-held-packages "${targets[@]}" >&2
+    if ! apt_get install -y -o Dpkg::Options::=--force-confold --allow-change-held-packages "${targets[@]}" >&2; then
+      # Never left unheld: an unattended upgrade must not move them while the operator looks.
+      apt-mark hold "${packages[@]}" >&2 || true
+      die "apt-get install ${targets[*]} failed; the packages are held again"
+    fi
     local pkg have
     for pkg in "${packages[@]}"; do
       have=$(installed_version "$pkg")
       [[ $have == "$version"-* ]] || die "$pkg is at '${have:-not installed}' after apt-get install"
     done
+    # Held again at once: the hold is part of the install, not a change of its own.
+    apt-mark hold "${packages[@]}" >&2
   fi
   for note in "${notes[@]}"; do say "$note"; done
 }
