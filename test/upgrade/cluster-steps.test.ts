@@ -87,7 +87,8 @@ class Node {
 
 let nodes: Record<string, Node>
 let apiNodes: Record<string, KubeNode>
-let apiserverImage: string
+/** This control plane's mirror pods: component → image tag. */
+let images: Record<string, string>
 
 const kubeNode = (version: string, ready = true): KubeNode =>
   ({status: {conditions: [{status: ready ? 'True' : 'False', type: 'Ready'}], nodeInfo: {kubeletVersion: version}}}) as unknown as KubeNode
@@ -96,7 +97,7 @@ beforeEach(() => {
   assess.assessUpgrade.mockReset()
   nodes = {cp1: new Node('cp1'), w1: new Node('w1')}
   apiNodes = {cp1: kubeNode('v1.30.14'), w1: kubeNode('v1.30.14')}
-  apiserverImage = 'registry.k8s.io/kube-apiserver:v1.30.14'
+  images = {'kube-apiserver': 'v1.30.14', 'kube-controller-manager': 'v1.30.14', 'kube-scheduler': 'v1.30.14'}
 })
 
 const kube = {
@@ -104,8 +105,10 @@ const kube = {
   health: async () => ({body: 'ok', ok: true, status: 200}),
   listDeployments: async () => [],
   listPdbs: async () => [],
-  listPods: async (list: {labelSelector?: string}) =>
-    list.labelSelector === 'component=kube-apiserver' ? [{spec: {containers: [{image: apiserverImage}]}}] : [],
+  listPods: async (list: {fieldSelector?: string; namespace?: string}) =>
+    list.fieldSelector === 'spec.nodeName=cp1' && list.namespace === 'kube-system'
+      ? Object.entries(images).map(([component, tag]) => ({metadata: {labels: {component}}, spec: {containers: [{image: `registry.k8s.io/${component}:${tag}`}]}}))
+      : [],
   server: 'https://10.77.0.11:6443',
 }
 
@@ -220,9 +223,11 @@ describe('Upgrade the node with kubeadm', () => {
     expect(await kubeadmUpgrade.check!(unit('w1').ctx)).toMatch(/already/)
   })
 
-  it("skips a control plane whose kube-apiserver runs the target's image already (no marker needed)", async () => {
-    apiserverImage = 'registry.k8s.io/kube-apiserver:v1.31.2'
-    expect(await kubeadmUpgrade.check!(unit('cp1').ctx)).toMatch(/kube-apiserver runs v1\.31\.2 already/)
+  it("skips a control plane whose static pods all run the target's images already (no marker needed), not one kubeadm left half-way", async () => {
+    images['kube-apiserver'] = 'v1.31.2'
+    expect(await kubeadmUpgrade.check!(unit('cp1').ctx)).toBe(false)
+    images = {'kube-apiserver': 'v1.31.2', 'kube-controller-manager': 'v1.31.2', 'kube-scheduler': 'v1.31.2'}
+    expect(await kubeadmUpgrade.check!(unit('cp1').ctx)).toMatch(/kube-scheduler run v1\.31\.2 already/)
   })
 
   it('a marker of another version does not count', async () => {

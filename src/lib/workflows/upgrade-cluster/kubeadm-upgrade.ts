@@ -6,7 +6,8 @@
  *
  * Never twice on a node: the upgrade and a marker (UPGRADED_MARKER, holding the version) are one
  * shell command, and the check skips a node whose marker is at the target — or, for a control
- * plane, whose kube-apiserver mirror pod already runs the target's image. A failed `upgrade apply`
+ * plane, whose kube-apiserver, kube-controller-manager and kube-scheduler mirror pods all run the
+ * target's image. A failed `upgrade apply`
  * (kubeadm restores the old manifests itself) stops the run here; `kp resume` tries it again once
  * the cause is fixed.
  */
@@ -15,7 +16,7 @@ import {StepFailedError} from '../../errors.js'
 import {waitFor} from '../bootstrap/wait.js'
 import {apiProblems, etcdProblems} from '../node-patch/cluster.js'
 import {isFirst, roleOf, RUNBOOK, targets, type UpgradeFacts, type UpgradeParams, type UpgradeUnit, waitMs} from './facts.js'
-import {apiserverVersion, UPGRADED_MARKER, upgradedTo} from './node.js'
+import {componentsBehind, UPGRADED_MARKER, upgradedTo} from './node.js'
 
 const KUBEADM_TIMEOUT_MS = 15 * 60_000
 const HEALTHY_TIMEOUT_MS = 5 * 60_000
@@ -29,7 +30,9 @@ export function upgradeArgs(ctx: UpgradeUnit): string[] {
 async function done(ctx: UpgradeUnit): Promise<string | false> {
   const target = ctx.facts.target
   if ((await upgradedTo(ctx)) === target) return `kubeadm upgraded ${ctx.target!} to ${target} already (${UPGRADED_MARKER})`
-  if (roleOf(ctx, ctx.target!) === 'control-plane' && (await apiserverVersion(ctx)) === target) return `${ctx.target!}'s kube-apiserver runs v${target} already`
+  if (roleOf(ctx, ctx.target!) === 'control-plane' && (await componentsBehind(ctx, target)).length === 0) {
+    return `${ctx.target!}'s kube-apiserver, kube-controller-manager and kube-scheduler run v${target} already`
+  }
   return false
 }
 

@@ -44,12 +44,19 @@ export async function upgradedTo(ctx: UpgradeUnit): Promise<string | undefined> 
   return code === 0 ? stdout.trim() || undefined : undefined
 }
 
-/** The image tag of the node's kube-apiserver mirror pod, without the v ('1.31.2'); undefined when there is none. */
-export async function apiserverVersion(ctx: UpgradeUnit): Promise<string | undefined> {
+const COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const
+
+/**
+ * The components of this control plane not at `target` yet (their mirror pods' image tags), empty
+ * when all three run it: kubeadm killed half-way may have moved the API server but not the rest.
+ */
+export async function componentsBehind(ctx: UpgradeUnit, target: string): Promise<string[]> {
   const kube = await ctx.kube()
-  const pods = await kube.listPods({fieldSelector: `spec.nodeName=${ctx.target!}`, labelSelector: 'component=kube-apiserver', namespace: 'kube-system'}, {signal: ctx.signal})
-  const image = pods[0]?.spec?.containers?.[0]?.image
-  return image?.split(':').at(-1)?.replace(/^v/, '')
+  const pods = await kube.listPods({fieldSelector: `spec.nodeName=${ctx.target!}`, namespace: 'kube-system'}, {signal: ctx.signal})
+  return COMPONENTS.filter((component) => {
+    const pod = pods.find((p) => p.metadata?.labels?.component === component)
+    return pod?.spec?.containers?.[0]?.image?.split(':').at(-1)?.replace(/^v/, '') !== target
+  })
 }
 
 /** Ready, with its kubelet at the target; a reason when not. */
