@@ -94,6 +94,7 @@ printf '%s' "\${out//'\${Version}'/$(<"$S/dpkg/$pkg")}"`,
   'apt-mark': `case $1 in
   showhold) for h in "$S"/held/*; do [[ -e $h ]] && echo "\${h##*/}"; done; exit 0 ;;
   hold) shift; mkdir -p "$S/held"; for p in "$@"; do : >"$S/held/$p"; echo "$p set on hold."; done ;;
+  unhold) shift; for p in "$@"; do rm -f "$S/held/$p"; echo "Canceled hold on $p."; done ;;
   *) exit 1 ;;
 esac`,
   // The package lists ($S/repo/<pkg>: versions, one a line) are what apt-get update last fetched

@@ -39,7 +39,7 @@ export interface LaunchRequest {
 export async function launch(lc: LaunchContext, req: LaunchRequest): Promise<Plan | RunResult> {
   const [workflow, {loadConfig}] = await Promise.all([typeof req.workflow === 'function' ? req.workflow() : req.workflow, import('../config/load.js')])
   const loaded = await loadConfig(lc.configPath, {resolveSecrets: Boolean(workflow.secrets)})
-  if (req.resume?.configHash && req.resume.configHash !== loaded.hash && !req.allowConfigChange) {
+  if (req.resume?.configHash && req.resume.configHash !== loaded.hash && !writtenByRun(req.resume).includes(loaded.hash) && !req.allowConfigChange) {
     throw new RefusedError(`${loaded.path} changed since run ${req.resume.runId} began.`, {
       hint: 'Resuming with a different configuration may not converge. Check the change, then resume with --allow-config-change, or start a new run.',
     })
@@ -76,6 +76,15 @@ export async function launch(lc: LaunchContext, req: LaunchRequest): Promise<Pla
     stateDir: lc.stateDir,
     workflow,
   })
+}
+
+/**
+ * The config hashes the run's own steps wrote (upgrade-cluster's kp.yaml edit): a unit that edits the
+ * config records `writtenConfigHash` in its pre-state before it writes, so a resume accepts that
+ * file — and still refuses any other edit.
+ */
+function writtenByRun(journal: Journal): string[] {
+  return journal.steps.flatMap((s) => s.units.map((u) => u.preState?.writtenConfigHash)).filter((h): h is string => typeof h === 'string')
 }
 
 /** What to ask before this run: the workflow's own question for these parameters, else whether to go ahead with a destructive one. */

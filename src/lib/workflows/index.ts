@@ -19,6 +19,7 @@ export const builtIn = {
   'node-patch': async () => (await import('./node-patch/index.js')).nodePatch,
   'node-prepare': async () => (await import('./node-prepare/index.js')).nodePrepare,
   'node-uncordon': async () => (await import('./node-drain/node-uncordon.js')).nodeUncordon,
+  'upgrade-cluster': async () => (await import('./upgrade-cluster/index.js')).upgradeCluster,
   'vm-destroy': async () => (await import('./vm-ops/vm-destroy.js')).vmDestroy,
   'vm-rollback': async () => (await import('./vm-ops/vm-rollback.js')).vmRollback,
   'vm-seed': async () => (await import('./vm-seed/index.js')).vmSeed,

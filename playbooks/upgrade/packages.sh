@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# kp playbook: some of kubeadm, kubelet and kubectl moved to exactly VERSION for a kubeadm upgrade:
+# unheld, installed at the package repository's own Debian version of VERSION (VERSION-<revision>,
+# the newest revision apt-cache madison lists), held again. The repository must already be the one
+# of VERSION's minor (k8s-repo.sh, the "Switch the package repository" step).
+# Usage: packages.sh check|apply VERSION PACKAGE…   (VERSION like 1.31.2; PACKAGE kubeadm, kubelet or kubectl)
+set -euo pipefail
+
+# The shared helpers: kp sends node-prepare's lib.sh ahead of this script on stdin; run from its
+# file, it is in ../node-prepare.
+if ! declare -F die >/dev/null; then
+  # shellcheck source=SCRIPTDIR/../node-prepare/lib.sh
+  source "${BASH_SOURCE[0]%/*}/../node-prepare/lib.sh"
+fi
+
+readonly ME=packages.sh
+mode=${1:-}
+version=${2:-}
+export DEBIAN_FRONTEND=noninteractive
+
+validate() {
+  case $mode in
+    check | apply) ;;
+    *) die "usage: $ME check|apply VERSION PACKAGE… (got mode '${mode}')" ;;
+  esac
+  [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "VERSION must be X.Y.Z like 1.31.2: '$version'"
+  ((${#packages[@]})) || die "name at least one package"
+  local pkg
+  for pkg in "${packages[@]}"; do
+    case $pkg in
+      kubeadm | kubelet | kubectl) ;;
+      *) die "not a package kubeadm upgrades: '$pkg'" ;;
+    esac
+  done
+}
+
+# The installed version of a package, or nothing.
+installed_version() {
+  local out
+  out=$(dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null) || return 0
+  [[ $out == 'install ok installed '* || $out == 'hold ok installed '* ]] && printf '%s\n' "${out#* ok installed }"
+  return 0
+}
+
+# The newest VERSION-<revision> the package lists offer (apt-cache madison: "pkg | ver | src").
+candidate() {
+  { apt-cache madison "$1" 2>/dev/null || true; } |
+    awk -F'|' '{ gsub(/[[:space:]]/, "", $2); if ($2 != "") print $2 }' |
+    { grep -E "^${version//./\\.}-" || true; } | sort -V | tail -n 1
+}
+
+resolve_targets() {
+  local pkg have want refreshed=0
+  for pkg in "${packages[@]}"; do
+    have=$(installed_version "$pkg")
+    [[ $have == "$version"-* ]] && continue
+    want=$(candidate "$pkg")
+    if [[ -z $want ]] && applying && ((!refreshed)); then
+      apt_get update >&2
+      refreshed=1
+      want=$(candidate "$pkg")
+    fi
+    if [[ -z $want ]] && ! applying; then
+      targets+=("$pkg")
+      notes+=("install $pkg ${version}-* (installed: ${have:-none}; not in the package lists yet)")
+      continue
+    fi
+    [[ -n $want ]] || die "the package repository has no $pkg $version-*: is the repository of Kubernetes ${version%.*} configured (kp upgrade cluster's \"Switch the package repository\" step)?"
+    targets+=("$pkg=$want")
+    notes+=("install $pkg $want (installed: ${have:-none})")
+  done
+}
+
+install_targets() {
+  local note
+  ((${#targets[@]})) || return 0
+  if applying; then
+    apt-mark unhold "${packages[@]}" >&2
+    if ! apt_get install -y -o Dpkg::Options::=--force-confold --allow-change-held-packages "${targets[@]}" >&2; then
+      # Never left unheld: an unattended upgrade must not move them while the operator looks.
+      apt-mark hold "${packages[@]}" >&2 || true
+      die "apt-get install ${targets[*]} failed; the packages are held again"
+    fi
+    local pkg have
+    for pkg in "${packages[@]}"; do
+      have=$(installed_version "$pkg")
+      [[ $have == "$version"-* ]] || die "$pkg is at '${have:-not installed}' after apt-get install"
+    done
+    # Held again at once: the hold is part of the install, not a change of its own.
+    apt-mark hold "${packages[@]}" >&2
+  fi
+  for note in "${notes[@]}"; do say "$note"; done
+}
+
+hold_all() {
+  local held pkg unheld=()
+  held=$(apt-mark showhold)
+  for pkg in "${packages[@]}"; do
+    grep -qxF -- "$pkg" <<<"$held" || unheld+=("$pkg")
+  done
+  ((${#unheld[@]})) || return 0
+  if applying; then apt-mark hold "${unheld[@]}" >&2; fi
+  for pkg in "${unheld[@]}"; do say "hold package $pkg"; done
+}
+
+packages=("${@:3}")
+validate
+targets=()
+notes=()
+resolve_targets
+install_targets
+hold_all
+finish
