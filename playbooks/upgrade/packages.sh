@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # kp playbook: some of kubeadm, kubelet and kubectl moved to exactly VERSION for a kubeadm upgrade:
 # unheld, installed at the package repository's own Debian version of VERSION (VERSION-<revision>,
-# the newest revision apt-cache madison lists), held again. The repository must already be the one
-# of VERSION's minor (k8s-repo.sh, the "Switch the package repository" step).
+# the newest revision apt-cache madison lists), held again. kubeadm brings cri-tools along at the
+# newest release of VERSION's minor, as node-prepare installs it: kubeadm X.Y depends on cri-tools
+# X.Y, which is held too, so apt refuses kubeadm alone ("held broken packages"). The repository must
+# already be the one of VERSION's minor (k8s-repo.sh, the "Switch the package repository" step).
 # Usage: packages.sh check|apply VERSION PACKAGE…   (VERSION like 1.31.2; PACKAGE kubeadm, kubelet or kubectl)
 set -euo pipefail
 
@@ -42,18 +44,23 @@ installed_version() {
   return 0
 }
 
-# The newest VERSION-<revision> the package lists offer (apt-cache madison: "pkg | ver | src").
+# What a package's version must start with: VERSION- (cri-tools: any release of the minor).
+wanted_prefix() {
+  if [[ $1 == cri-tools ]]; then printf '%s.' "${version%.*}"; else printf '%s-' "$version"; fi
+}
+
+# The newest version the package lists offer with that prefix (apt-cache madison: "pkg | ver | src").
 candidate() {
   { apt-cache madison "$1" 2>/dev/null || true; } |
-    awk -F'|' '{ gsub(/[[:space:]]/, "", $2); if ($2 != "") print $2 }' |
-    { grep -E "^${version//./\\.}-" || true; } | sort -V | tail -n 1
+    awk -F'|' -v prefix="$(wanted_prefix "$1")" '{ gsub(/[[:space:]]/, "", $2); if (index($2, prefix) == 1) print $2 }' |
+    sort -V | tail -n 1
 }
 
 resolve_targets() {
   local pkg have want refreshed=0
   for pkg in "${packages[@]}"; do
     have=$(installed_version "$pkg")
-    [[ $have == "$version"-* ]] && continue
+    [[ $have == "$(wanted_prefix "$pkg")"* ]] && continue
     want=$(candidate "$pkg")
     if [[ -z $want ]] && applying && ((!refreshed)); then
       apt_get update >&2
@@ -62,10 +69,10 @@ resolve_targets() {
     fi
     if [[ -z $want ]] && ! applying; then
       targets+=("$pkg")
-      notes+=("install $pkg ${version}-* (installed: ${have:-none}; not in the package lists yet)")
+      notes+=("install $pkg $(wanted_prefix "$pkg")* (installed: ${have:-none}; not in the package lists yet)")
       continue
     fi
-    [[ -n $want ]] || die "the package repository has no $pkg $version-*: is the repository of Kubernetes ${version%.*} configured (kp upgrade cluster's \"Switch the package repository\" step)?"
+    [[ -n $want ]] || die "the package repository has no $pkg $(wanted_prefix "$pkg")*: is the repository of Kubernetes ${version%.*} configured (kp upgrade cluster's \"Switch the package repository\" step)?"
     targets+=("$pkg=$want")
     notes+=("install $pkg $want (installed: ${have:-none})")
   done
@@ -84,7 +91,7 @@ install_targets() {
     local pkg have
     for pkg in "${packages[@]}"; do
       have=$(installed_version "$pkg")
-      [[ $have == "$version"-* ]] || die "$pkg is at '${have:-not installed}' after apt-get install"
+      [[ $have == "$(wanted_prefix "$pkg")"* ]] || die "$pkg is at '${have:-not installed}' after apt-get install"
     done
     # Held again at once: the hold is part of the install, not a change of its own.
     apt-mark hold "${packages[@]}" >&2
@@ -105,6 +112,7 @@ hold_all() {
 
 packages=("${@:3}")
 validate
+[[ " ${packages[*]} " == *' kubeadm '* ]] && packages+=(cri-tools)
 targets=()
 notes=()
 resolve_targets

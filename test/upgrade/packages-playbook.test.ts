@@ -18,19 +18,28 @@ beforeEach(() => {
     sb.setState(`held/${p}`, '')
     sb.setState(`repo/${p}`, '1.31.0-1.1\n1.31.2-1.1\n1.31.2-1.2\n1.31.10-1.1\n')
   }
+
+  sb.setState('dpkg/cri-tools', '1.30.1-1.1\n')
+  sb.setState('held/cri-tools', '')
+  sb.setState('repo/cri-tools', '1.30.1-1.1\n1.31.0-1.1\n1.31.1-1.1\n')
 })
 afterEach(() => sb.cleanup())
 
 describe('upgrade/packages.sh', () => {
-  it('moves kubeadm alone to the exact version (newest revision), unheld around the install and held again', () => {
-    expect(convergeOnce(sb, 'packages.sh', ['1.31.2', 'kubeadm'])).toEqual(['install kubeadm 1.31.2-1.2 (installed: 1.30.14-1.1)'])
+  it('moves kubeadm to the exact version (newest revision) with cri-tools at its minor\'s newest, unheld around the install and held again', () => {
+    // kubeadm X.Y depends on cri-tools X.Y, which node-prepare holds too: apt refuses kubeadm alone.
+    expect(convergeOnce(sb, 'packages.sh', ['1.31.2', 'kubeadm'])).toEqual([
+      'install kubeadm 1.31.2-1.2 (installed: 1.30.14-1.1)',
+      'install cri-tools 1.31.1-1.1 (installed: 1.30.1-1.1)',
+    ])
     const calls = sb.calls().filter((c) => c.startsWith('apt-mark unhold') || c.startsWith('apt-get install') || c.startsWith('apt-mark hold'))
     expect(calls).toEqual([
-      'apt-mark unhold kubeadm',
-      'apt-get install -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=60 -y -o Dpkg::Options::=--force-confold --allow-change-held-packages kubeadm=1.31.2-1.2',
-      'apt-mark hold kubeadm',
+      'apt-mark unhold kubeadm cri-tools',
+      'apt-get install -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=60 -y -o Dpkg::Options::=--force-confold --allow-change-held-packages kubeadm=1.31.2-1.2 cri-tools=1.31.1-1.1',
+      'apt-mark hold kubeadm cri-tools',
     ])
     expect(sb.read('../state/dpkg/kubelet')).toBe('1.30.14-1.1\n')
+    expect(sb.read('../state/dpkg/cri-tools')).toBe('1.31.1-1.1\n')
   })
 
   it('moves kubelet and kubectl together', () => {
