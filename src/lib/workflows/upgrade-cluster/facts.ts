@@ -106,7 +106,7 @@ export const gatherFacts: Step<UpgradeFacts, UpgradeParams> = {
     }
 
     // The assessment reads config, kube, ssh, signal and log only: not this workflow's facts.
-    const assessment = await assessUpgrade(ctx as unknown as RunContext, {to: target})
+    const assessment = await assessUpgrade(ctx, {to: target})
     if (assessment.blockers.length > 0) {
       const list = assessment.blockers.map((b) => `${b.node ? `${b.node}: ` : ''}${b.problem} Fix: ${b.fix}`)
       throw new RefusedError(`not upgrading to ${target}; nothing was changed. ${list.length === 1 ? 'One blocker' : `${list.length} blockers`}:\n  - ${list.join('\n  - ')}`, {
