@@ -10,6 +10,7 @@ import {RefusedError, UsageError} from '../../errors.js'
 import {maintenanceSnapshotName} from '../../vm/maintenance-snapshots.js'
 import {flag} from '../node-drain/facts.js'
 import {type BackupFacts, type BackupParams, initialFacts as backupFacts} from '../etcd-backup/facts.js'
+import {waitOverride} from '../wait-override.js'
 
 export interface RotateParams extends BackupParams {
   /** false: no etcd backup first (default true). */
@@ -49,11 +50,8 @@ export const PARKED = '/etc/kubernetes/kp-restart'
 
 export const RUNBOOK = 'runbooks/certs-rotate.md'
 
-/** Tests shorten every wait of a control plane (pod stopped, back, healthy); operators have no need to. */
-export function waitMs(fallback: number): number {
-  const override = Number(process.env.KP_ROTATE_WAIT_MS)
-  return Number.isFinite(override) && override > 0 ? override : fallback
-}
+/** KP_ROTATE_WAIT_MS shortens this workflow's waits in tests. */
+export const waitMs = (fallback: number): number => waitOverride('KP_ROTATE_WAIT_MS', fallback)
 
 export const targets = (ctx: RotateContext): string[] => ctx.facts.order
 

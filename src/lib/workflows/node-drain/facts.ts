@@ -128,3 +128,26 @@ export function gatherNode(options: {pods: boolean}): Step<NodeFacts, NodeParams
     },
   }
 }
+
+/**
+ * Gather the node's facts, for a rolling workflow (node-patch, upgrade-cluster): read-only, first in
+ * each node's turn and again when a resume comes back to the node in progress — the node as the API
+ * has it and its pods classified by the drain's rules, so the steps after it and their dry run see
+ * this node as it is now.
+ */
+export function gatherRollingNode<F extends NodeFacts, P extends NodeParams>(targets: (ctx: RunContext<F, P>) => string[]): Step<F, P> {
+  return {
+    gathersFacts: true,
+    id: 'node-facts',
+    rolling: true,
+    title: "Gather the node's facts",
+    targets,
+    async run(ctx) {
+      const name = ctx.target!
+      const node = await (await ctx.kube()).getNode(name, {signal: ctx.signal})
+      if (!node) throw new UsageError(`node ${name} is no longer in the cluster`, {hint: 'kubectl get nodes lists what the cluster knows'})
+      ctx.facts.node = node
+      await surveyPods(ctx, ctx.facts.settings!)
+    },
+  }
+}

@@ -12,6 +12,7 @@ import type {RunContext, Step, UnitContext} from '../../engine/types.js'
 import {UsageError} from '../../errors.js'
 import {maintenanceSnapshotName} from '../../vm/maintenance-snapshots.js'
 import {drainSettings, flag, initialFacts as drainFacts, type NodeFacts, type NodeParams} from '../node-drain/facts.js'
+import {waitOverride} from '../wait-override.js'
 
 export interface PatchParams extends NodeParams {
   all?: boolean | string
@@ -66,11 +67,8 @@ export const initialFacts = (): PatchFacts => ({...drainFacts(), order: [], role
 
 export const REBOOT_POLICIES: readonly RebootPolicy[] = ['if-required', 'always', 'never']
 
-/** Tests shorten every wait of a node (reboot, Ready, workloads); operators have no need to. */
-export function waitMs(fallback: number): number {
-  const override = Number(process.env.KP_PATCH_WAIT_MS)
-  return Number.isFinite(override) && override > 0 ? override : fallback
-}
+/** KP_PATCH_WAIT_MS shortens this workflow's waits in tests. */
+export const waitMs = (fallback: number): number => waitOverride('KP_PATCH_WAIT_MS', fallback)
 
 export const targets = (ctx: PatchContext): string[] => ctx.facts.order
 

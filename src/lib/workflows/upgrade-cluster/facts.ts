@@ -15,6 +15,7 @@ import {maintenanceSnapshotName} from '../../vm/maintenance-snapshots.js'
 import {type BackupFacts, initialFacts as backupFacts} from '../etcd-backup/facts.js'
 import {workloadsPending} from '../node-patch/cluster.js'
 import {drainSettings, flag, initialFacts as drainFacts, type NodeFacts, type NodeParams} from '../node-drain/facts.js'
+import {waitOverride} from '../wait-override.js'
 
 export interface UpgradeParams extends NodeParams {
   /** true, false, or undefined for maintenance.snapshotBeforeMaintenance. */
@@ -52,11 +53,8 @@ export const RUNBOOK = 'runbooks/upgrade-cluster.md'
 
 export const initialFacts = (): UpgradeFacts => ({...backupFacts(), ...drainFacts(), from: '', order: [], roles: {}, snapshots: false, target: '', unhealthyBefore: []})
 
-/** Tests shorten every wait of a node (kubelet Ready at the target, workloads, API and etcd); operators have no need to. */
-export function waitMs(fallback: number): number {
-  const override = Number(process.env.KP_UPGRADE_WAIT_MS)
-  return Number.isFinite(override) && override > 0 ? override : fallback
-}
+/** KP_UPGRADE_WAIT_MS shortens this workflow's waits in tests. */
+export const waitMs = (fallback: number): number => waitOverride('KP_UPGRADE_WAIT_MS', fallback)
 
 export const targets = (ctx: UpgradeContext): string[] => ctx.facts.order
 
