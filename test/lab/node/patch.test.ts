@@ -16,8 +16,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {teardownLab} from '../../../src/lib/lab/host/index.js'
 import {checkRequestLog, type RequestLike} from '../../../src/lib/lab/proxmox/schema.js'
 import {parseEnvelope, runKp, spawnKp, tempDir} from '../../helpers/cli.js'
-import {isRoot, sampleEvery, SshClient, until} from '../host/helpers.js'
+import {isRoot, SshClient, until} from '../host/helpers.js'
 import {labKubectl} from '../kube/helpers.js'
+import {lowestReady, SHOP_BUDGETS, sampleShop, startShop} from '../kube/shop.js'
 
 if (!isRoot) console.warn('test/lab/node/patch.test.ts: skipped, the lab needs root')
 
@@ -27,48 +28,7 @@ const K8S_PACKAGES = 'kubeadm kubelet kubectl'
 /** A real Debian package every lab VM has, published again at a newer version. */
 const REAL_PACKAGE = 'procps'
 const KERNEL = 'linux-image-kplab'
-const BUDGETS = {api: 2, web: 2} as const
 const started = Date.now()
-
-const WORKLOADS = `
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: nginx:1.27}]}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web, namespace: shop}
-spec: {minAvailable: 2, selector: {matchLabels: {app: web}}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api, namespace: shop}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec: {containers: [{name: api, image: registry.k8s.io/pause:3.10}]}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: api, namespace: shop}
-spec: {maxUnavailable: 1, selector: {matchLabels: {app: api}}}
-`
-
-interface Sample {
-  ready?: Record<string, number>
-}
 
 describe.skipIf(!isRoot)('kp node patch on a lab with workloads and budgets', () => {
   const state = tempDir('kp-patch-lab-')
@@ -87,28 +47,13 @@ describe.skipIf(!isRoot)('kp node patch on a lab with workloads and budgets', ()
   const nodes = async () => JSON.parse((await kubectl(['get', 'nodes', '-o', 'json'])).stdout) as {items: Array<{metadata: {name: string}; spec: {unschedulable?: boolean}; status: {conditions: Array<{status: string; type: string}>; nodeInfo: {kubeletVersion: string}}}>}
   const cordoned = async () => (await nodes()).items.filter((n) => n.spec.unschedulable).map((n) => n.metadata.name)
 
-  /** The real kubectl, once a second, for the whole run: each Deployment's ready replicas. */
-  const sampleAvailability = () =>
-    sampleEvery(1000, async (): Promise<Sample> => {
-      const out = await kubectl(['get', 'deployments', '-n', 'shop', '-o', 'json'])
-      if (out.code !== 0) return {}
-      const items = (JSON.parse(out.stdout) as {items: Array<{metadata: {name: string}; status: {readyReplicas?: number}}>}).items
-      return {ready: Object.fromEntries(items.map((d) => [d.metadata.name, d.status.readyReplicas ?? 0]))}
-    })
-
   beforeAll(async () => {
     const up = await runKp(['lab', 'up', '--nodes', '4', '--control-planes', '1', '--state-dir', state], {timeoutMs: 20 * 60_000})
     expect(up.code, up.stderr + up.stdout).toBe(0)
     ssh = new SshClient(lab, path.join(lab, 'ssh', 'id_ed25519'), 'debian')
     const boot = await kp(['bootstrap', '--yes'], 20 * 60_000)
     expect(boot.code, boot.stderr + boot.stdout).toBe(0)
-    const apply = await kubectl(['apply', '-f', '-'], WORKLOADS)
-    expect(apply.code, apply.stderr).toBe(0)
-    await until('the workloads available', async () => {
-      const out = await kubectl(['get', 'deployments', '-n', 'shop', '-o', 'json'])
-      const items = out.code === 0 ? (JSON.parse(out.stdout) as {items: Array<{status: {readyReplicas?: number}}>}).items : []
-      return items.length === 2 && items.every((d) => d.status.readyReplicas === 3)
-    }, 120_000)
+    await startShop(kubectl)
   }, 45 * 60_000)
 
   afterAll(async () => {
@@ -132,7 +77,7 @@ describe.skipIf(!isRoot)('kp node patch on a lab with workloads and budgets', ()
     for (const n of names) expect(dry.stdout).toContain(n)
     expect(dry.stdout).toContain(KERNEL)
 
-    const sampler = sampleAvailability()
+    const sampler = sampleShop(kubectl)
     const kills: number[] = []
     let run = spawnKp(['node', 'patch', '--all', '--yes', '--state-dir', state, '--config', config])
     let result = await killAtRandom(run, kills)
@@ -145,11 +90,9 @@ describe.skipIf(!isRoot)('kp node patch on a lab with workloads and budgets', ()
     const samples = await sampler.stop()
     console.log(`patch-lab: killed at ${kills.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')}; ${samples.length} availability samples, ${samples.filter((s) => !s.ready).length} without an answer`)
     expect(kills.length).toBeGreaterThan(0)
-    for (const [deployment, minAvailable] of Object.entries(BUDGETS)) {
-      const seen = samples.filter((s) => s.ready).map((s) => s.ready![deployment] ?? 0)
-      expect(seen.length, deployment).toBeGreaterThan(30)
-      expect(Math.min(...seen), `${deployment}'s ready replicas`).toBeGreaterThanOrEqual(minAvailable)
-    }
+    const {answered, lowest} = lowestReady(samples)
+    expect(answered).toBeGreaterThan(30)
+    for (const [deployment, minAvailable] of Object.entries(SHOP_BUDGETS)) expect(lowest[deployment], `${deployment}'s ready replicas`).toBeGreaterThanOrEqual(minAvailable)
 
     for (const n of names) {
       expect(await boots(n), `${n} booted exactly once more`).toBe(before[n]!.boots + 1)
