@@ -26,15 +26,6 @@ validate() {
   [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "VERSION must be X.Y.Z like 1.31.8: '$version'"
 }
 
-# Prints the installed version of a package, or nothing when it is not installed.
-installed_version() {
-  local out
-  out=$(dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null) || return 0
-  # A held package's status is "hold ok installed".
-  [[ $out == 'install ok installed '* || $out == 'hold ok installed '* ]] && printf '%s\n' "${out#* ok installed }"
-  return 0
-}
-
 # Whether an installed version is the one wanted: VERSION-<revision> for the pinned three, any
 # release of the minor for cri-tools (its own release train follows the Kubernetes minors).
 version_ok() {

@@ -47,6 +47,15 @@ ensure_file() {
   say "write ${1#"$KP_ROOT"}"
 }
 
+# Prints the installed version of a package, or nothing when it is not installed.
+installed_version() {
+  local out
+  out=$(dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null) || return 0
+  # A held package's status is "hold ok installed".
+  [[ $out == 'install ok installed '* || $out == 'hold ok installed '* ]] && printf '%s\n' "${out#* ok installed }"
+  return 0
+}
+
 # An earlier run cut off mid-way (kp killed, SSH dropped) can leave apt-get or dpkg running on
 # the node: wait for it instead of failing on apt's lock.
 apt_get() {

@@ -36,14 +36,6 @@ validate() {
   done
 }
 
-# The installed version of a package, or nothing.
-installed_version() {
-  local out
-  out=$(dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null) || return 0
-  [[ $out == 'install ok installed '* || $out == 'hold ok installed '* ]] && printf '%s\n' "${out#* ok installed }"
-  return 0
-}
-
 # What a package's version must start with: VERSION- (cri-tools: any release of the minor).
 wanted_prefix() {
   if [[ $1 == cri-tools ]]; then printf '%s.' "${version%.*}"; else printf '%s-' "$version"; fi
